@@ -1,0 +1,1 @@
+"""moss-agent: tool-augmented chat in the MOSS plugin format."""

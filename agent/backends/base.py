@@ -1,0 +1,110 @@
+"""The small interface the Agent loop needs from a language model.
+
+A backend turns a prompt (plain text, already in MOSS format) into generated text that ends at
+the first of several stop strings. It streams text pieces and returns a ``Generation`` with the
+token counts and timings of that call::
+
+    gen = backend.stream("<|Human|>: hi<eoh>\\n<|Inner Thoughts|>:", stop=["<eoc>"], max_new_tokens=64)
+    for piece in gen: ...            # text pieces, never containing (part of) a stop string
+    result = <StopIteration.value>   # a Generation; use ``run_stream`` or ``yield from`` to get it
+
+Backends that keep state between calls (a KV cache) reuse the longest token prefix shared with
+the previous call, so the Agent can always pass the whole prompt and let the backend decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+TextStream = Generator[str, None, "Generation"]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What one generate call produced (the text excludes the stop string)."""
+
+    text: str
+    stop: str | None  # the stop string that ended generation, None when max_new_tokens ran out
+    prompt_tokens: int  # tokens in the whole prompt
+    prefill_tokens: int  # prompt tokens actually encoded by this call (the rest came from cache)
+    completion_tokens: int
+    prefill_seconds: float
+    decode_seconds: float
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the Agent needs: a name for logs, a context size, token counting and streaming."""
+
+    name: str
+    context_length: int  # prompt + completion tokens the model accepts
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream: ...
+
+
+def run_stream(stream: TextStream, on_text: Callable[[str], None] | None = None) -> Generation:
+    """Drain a backend stream, calling ``on_text`` per piece, and return its ``Generation``."""
+    while True:
+        try:
+            piece = next(stream)
+        except StopIteration as done:
+            result: Generation = done.value
+            return result
+        if on_text is not None:
+            on_text(piece)
+
+
+class StopMatcher:
+    """Cuts streamed text at the first stop string without ever emitting part of one.
+
+    Text that could still grow into a stop string is held back until it cannot::
+
+        m = StopMatcher(["<eoc>"])
+        m.feed("Calc <eo")  -> "Calc "   (holds "<eo")
+        m.feed("c> junk")   -> ""        and m.stop == "<eoc>"
+    """
+
+    def __init__(self, stop: Sequence[str]) -> None:
+        self._stops = [s for s in stop if s]
+        self._held = ""
+        self.text = ""  # everything emitted so far
+        self.stop: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.stop is not None
+
+    def feed(self, piece: str) -> str:
+        if self.stop is not None:
+            return ""
+        buf = self._held + piece
+        first: tuple[int, str] | None = None
+        for s in self._stops:
+            i = buf.find(s)
+            if i >= 0 and (first is None or i < first[0]):
+                first = (i, s)
+        if first is not None:
+            out = buf[: first[0]]
+            self.stop = first[1]
+            self._held = ""
+            self.text += out
+            return out
+        keep = 0
+        for s in self._stops:
+            for k in range(min(len(s) - 1, len(buf)), 0, -1):
+                if buf.endswith(s[:k]):
+                    keep = max(keep, k)
+                    break
+        out, self._held = (buf[: len(buf) - keep], buf[len(buf) - keep :]) if keep else (buf, "")
+        self.text += out
+        return out
+
+    def flush(self) -> str:
+        """At the end of generation, release held text that never became a stop string."""
+        out, self._held = self._held, ""
+        self.text += out
+        return out

@@ -1,0 +1,23 @@
+"""Typed exceptions for programmers. The model never sees these: it gets ``No result.``."""
+
+from __future__ import annotations
+
+
+class MossAgentError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class PluginError(MossAgentError, ValueError):
+    """A plugin could not be registered, found or configured (the message says how to fix it)."""
+
+
+class BackendError(MossAgentError, RuntimeError):
+    """The model backend failed; the turn was rolled back and history is as it was before it."""
+
+
+class ModelNotAvailableError(BackendError):
+    """The model cannot be loaded here, for example offline with nothing cached."""
+
+
+class ConversationError(MossAgentError, ValueError):
+    """A saved conversation could not be read (wrong version, bad JSON, missing fields)."""
