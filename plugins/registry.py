@@ -25,14 +25,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
-from typing import Any, Literal, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from agent.errors import PluginError
+from agent.protocol import Layout
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "moss_agent.plugins"
-Layout = Literal["value", "fields", "snippets"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 

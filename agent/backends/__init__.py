@@ -1,0 +1,6 @@
+"""Model backends. Only the interface is imported here; each backend loads its own heavy
+dependencies (torch, transformers) when it is constructed."""
+
+from agent.backends.base import Backend, Generation, StopMatcher, run_stream
+
+__all__ = ["Backend", "Generation", "StopMatcher", "run_stream"]

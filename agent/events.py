@@ -1,0 +1,49 @@
+"""Typed events that ``Agent.stream`` yields and the terminal, the demo and LangChain consume.
+
+A turn streams as::
+
+    Token("thoughts", ...)*  CommandStarted*  CommandFinished*  Token("reply", ...)*  TurnDone
+
+``Token.phase`` is ``"thoughts"`` for phase 1 (inner thoughts and the Commands line, as the
+model writes them) and ``"reply"`` for phase 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from agent.protocol import Call, CommandResult
+
+if TYPE_CHECKING:
+    from agent.turn import Turn
+
+Phase = Literal["thoughts", "reply"]
+
+
+@dataclass(frozen=True)
+class Token:
+    phase: Phase
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandStarted:
+    index: int  # position of the call in the Commands line
+    call: Call
+
+
+@dataclass(frozen=True)
+class CommandFinished:
+    index: int
+    result: CommandResult  # .error is set when the model was shown "No result."
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    turn: Turn
+
+
+Event = Token | CommandStarted | CommandFinished | TurnDone
+
+__all__ = ["CommandFinished", "CommandStarted", "Event", "Phase", "Token", "TurnDone"]

@@ -1,0 +1,386 @@
+"""The Agent: history, phase 1 -> dispatch -> phase 2, events, save and load.
+
+One user turn::
+
+    prompt = meta-instruction + earlier turns + "<|Human|>: text<eoh>\\n<|Inner Thoughts|>:"
+    phase 1: the model writes thoughts and a Commands line, until <eoc>
+    dispatch: the plugins run; their results are formatted as MOSS's Results block
+    phase 2: prompt + repaired phase-1 text + Results + "<|MOSS|>:", the model writes the reply
+
+Each phase passes the whole prompt to the backend; backends with a KV cache encode only the
+part they have not seen. History changes only when a turn completes: a failed turn leaves it
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from agent import protocol
+from agent.backends.base import Backend, Generation
+from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
+from agent.errors import BackendError, ConversationError, MossAgentError
+from agent.events import Event, Token, TurnDone
+from agent.turn import CommandRecord, PhaseStats, Turn
+from plugins.registry import Registry, default_registry
+
+log = logging.getLogger(__name__)
+
+SAVE_FORMAT = "moss-agent/conversation"
+SAVE_VERSION = 1
+# Results are appended between the phases; keep room for them when fitting history into context.
+RESULTS_RESERVE_TOKENS = 400
+
+
+class InputTooLongError(ConversationError):
+    """The user's text alone does not fit the model's context."""
+
+
+def _stats(gen: Generation) -> PhaseStats:
+    return PhaseStats(
+        prompt_tokens=gen.prompt_tokens,
+        prefill_tokens=gen.prefill_tokens,
+        completion_tokens=gen.completion_tokens,
+        prefill_seconds=gen.prefill_seconds,
+        decode_seconds=gen.decode_seconds,
+        stop=gen.stop,
+    )
+
+
+class Agent:
+    """A MOSS-format conversation with a model and its plugins.
+
+    >>> from agent.backends.scripted import ScriptedBackend
+    >>> agent = Agent(ScriptedBackend([' Add them.<eot>\\n<|Commands|>: Calculate("2+3")<eoc>',
+    ...                                ' 2 + 3 = 5.<eom>']))
+    >>> agent.chat("What is 2+3?").reply
+    '2 + 3 = 5.'
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        plugins: Registry | None = None,
+        meta_instruction: str | None = None,
+        preset: protocol.Preset = "moss",
+        max_commands: int = DEFAULT_MAX_COMMANDS,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_thought_tokens: int = 256,
+        max_reply_tokens: int = 512,
+    ) -> None:
+        """``plugins`` defaults to every installed plugin; pass ``meta_instruction`` to fix the
+        system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins)."""
+        self.backend = backend
+        self.plugins = plugins if plugins is not None else default_registry()
+        self.fixed_meta_instruction = meta_instruction
+        self.preset: protocol.Preset = preset
+        self.dispatcher = Dispatcher(self.plugins, max_commands=max_commands, timeout=timeout)
+        self.max_thought_tokens = max_thought_tokens
+        self.max_reply_tokens = max_reply_tokens
+        self.history: list[Turn] = []
+        self._lock = threading.Lock()  # one turn at a time per Agent
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike[str],
+        adapter: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "auto",
+        dtype: str | None = None,
+        **kwargs: Any,
+    ) -> Agent:
+        """Any Hugging Face causal LM (hub id or folder), with an optional PEFT LoRA adapter.
+
+        For MOSS's own ``fnlp/moss-moon-003-sft-plugin`` keep the default ``preset="moss"``: it
+        renders the meta-instruction byte-exact as that model was trained with it. That model
+        ships custom code, so also pass ``trust_remote_code=True``.
+        """
+        from agent.backends.transformers import TransformersBackend
+
+        backend_kw = {k: kwargs.pop(k) for k in ("trust_remote_code",) if k in kwargs}
+        backend = TransformersBackend.from_pretrained(
+            model, adapter=adapter, device=device, dtype=dtype, **backend_kw
+        )
+        return cls(backend, **kwargs)
+
+    @classmethod
+    def default(cls, **kwargs: Any) -> Agent:
+        """The embedded default model (SmolLM2-135M-Instruct) with the shipped LoRA adapter.
+
+        The first call converts the model shipped on PyPI and caches it (see ``agent.models``).
+        """
+        from agent.models import default_adapter, default_model_path
+
+        adapter = default_adapter()
+        if adapter is None:
+            log.warning(
+                "No default adapter is installed: running the base model, which rarely uses its "
+                "tools. `make adapter` trains one."
+            )
+            return cls.from_pretrained(default_model_path(), preset="short", **kwargs)
+        kwargs.setdefault("preset", adapter.preset)
+        if adapter.meta_instruction is not None:
+            kwargs.setdefault("meta_instruction", adapter.meta_instruction)
+        return cls.from_pretrained(default_model_path(), adapter=adapter.path, **kwargs)
+
+    # -- the turn -----------------------------------------------------------------------------
+    @property
+    def meta_instruction(self) -> str:
+        """The system text the next turn starts with."""
+        if self.fixed_meta_instruction is not None:
+            return self.fixed_meta_instruction
+        return protocol.build_meta_instruction(capabilities(self.plugins), self.preset)
+
+    def chat(self, text: str) -> Turn:
+        """Run one turn and return it; raises ``BackendError`` (history unchanged) on failure."""
+        for event in self.stream(text):
+            if isinstance(event, TurnDone):
+                return event.turn
+        raise MossAgentError("the turn ended without a result")  # unreachable by construction
+
+    def stream(self, text: str) -> Iterator[Event]:
+        """Run one turn, yielding events as they happen (see ``agent.events``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"Agent.chat takes a str, got {type(text).__name__}.")
+        with self._lock:
+            yield from self._turn(text)
+
+    def _turn(self, text: str) -> Iterator[Event]:
+        started = time.perf_counter()
+        human = protocol.neutralize(_clean(text))
+        prompt = self._fit_prompt(human)
+
+        gen1 = yield from self._generate(
+            prompt, protocol.PHASE1_STOP, self.max_thought_tokens, "thoughts"
+        )
+        phase1 = protocol.parse_phase1(gen1.text)
+        problems = list(phase1.problems)
+        if gen1.stop is None:
+            problems.append(f"phase 1 hit max_thought_tokens={self.max_thought_tokens}")
+        if phase1.parsed.errors and not phase1.parsed.calls:
+            problems.append("unreadable Commands line treated as None")
+
+        tools_started = time.perf_counter()
+        results = yield from self.dispatcher.stream(phase1.parsed.calls)
+        tools_seconds = time.perf_counter() - tools_started
+        results_text = protocol.format_results(results)
+
+        prompt2 = prompt + protocol.results_prefix(phase1.thoughts, phase1.commands, results_text)
+        gen2 = yield from self._generate(prompt2, protocol.PHASE2_STOP, self.max_reply_tokens, "reply")
+        reply, reply_problems = protocol.parse_reply(gen2.text)
+        problems += reply_problems
+        if gen2.stop is None:
+            problems.append(f"reply hit max_reply_tokens={self.max_reply_tokens}")
+        for p in problems:
+            log.info("repaired model output: %s", p)
+
+        shown = protocol.format_results
+        turn = Turn(
+            human=human,
+            reply=reply,
+            thoughts=phase1.thoughts,
+            commands_text=phase1.commands,
+            results_text=results_text,
+            commands=[
+                CommandRecord(
+                    name=r.call.name,
+                    argument=r.call.argument,
+                    result=shown([r]),
+                    error=r.error,
+                    duration=r.duration,
+                    refused=r.refused,
+                )
+                for r in results
+            ],
+            thoughts_stats=_stats(gen1),
+            reply_stats=_stats(gen2),
+            tools_seconds=tools_seconds,
+            seconds=time.perf_counter() - started,
+            problems=problems,
+        )
+        self.history.append(turn)
+        yield TurnDone(turn)
+
+    def _generate(
+        self, prompt: str, stop: tuple[str, ...], max_new_tokens: int, phase: Any
+    ) -> Iterator[Event]:
+        try:
+            stream = self.backend.stream(prompt, stop=stop, max_new_tokens=max_new_tokens)
+            while True:
+                try:
+                    piece = next(stream)
+                except StopIteration as done:
+                    gen: Generation = done.value
+                    return gen  # type: ignore[return-value]  # generator return value
+                if piece:
+                    yield Token(phase, piece)
+        except MossAgentError:
+            raise
+        except Exception as exc:
+            raise BackendError(
+                f"The {self.backend.name} backend failed during the {phase} phase: "
+                f"{type(exc).__name__}: {exc}. The conversation is unchanged; retry the turn."
+            ) from exc
+
+    def _fit_prompt(self, human: str) -> str:
+        """Drop the oldest turns from the prompt (not from history) until the turn fits."""
+        meta = self.meta_instruction
+        budget = (
+            self.backend.context_length
+            - self.max_thought_tokens
+            - self.max_reply_tokens
+            - RESULTS_RESERVE_TOKENS
+        )
+        history = [t.exchange for t in self.history]
+        prompt = protocol.render_prompt(meta, history, human)
+        first = 0
+        while self.backend.count_tokens(prompt) > budget:
+            if first >= len(history):
+                raise InputTooLongError(
+                    f"The message is too long for {self.backend.name}: with the instructions it "
+                    f"takes {self.backend.count_tokens(prompt)} tokens and at most {budget} fit. "
+                    "Shorten the message or lower max_reply_tokens."
+                )
+            first += 1
+            prompt = protocol.render_prompt(meta, history[first:], human)
+        if first:
+            log.warning(
+                "Context full: the oldest %d turn(s) are left out of the prompt (kept in history).",
+                first,
+            )
+        return prompt
+
+    # -- async ----------------------------------------------------------------------------------
+    async def achat(self, text: str) -> Turn:
+        """``chat`` without blocking the event loop (the model runs in a worker thread)."""
+        return await asyncio.to_thread(self.chat, text)
+
+    async def astream(self, text: str) -> AsyncIterator[Event]:
+        """``stream`` for asyncio: events arrive as the worker thread produces them."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def work() -> None:
+            try:
+                for event in self.stream(text):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("event", event))
+            except BaseException as exc:  # re-raised in the consumer's task
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+
+        worker = loop.run_in_executor(None, work)
+        while True:
+            kind, item = await queue.get()
+            if kind == "event":
+                yield item
+            elif kind == "error":
+                await worker
+                raise item
+            else:
+                break
+        await worker
+
+    # -- history --------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the conversation (plugins and settings stay)."""
+        with self._lock:
+            self.history.clear()
+
+    def transcript(self) -> str:
+        """The conversation so far as the model sees it."""
+        meta = self.meta_instruction
+        return meta + "".join(protocol.render_exchange(t.exchange) for t in self.history)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the conversation as JSON, atomically: a crash mid-save keeps the old file."""
+        data = {
+            "format": SAVE_FORMAT,
+            "version": SAVE_VERSION,
+            "meta_instruction": self.fixed_meta_instruction,
+            "preset": self.preset,
+            "plugins": {p.name: self.plugins.is_enabled(p.name) for p in self.plugins},
+            "turns": [t.to_dict() for t in self.history],
+        }
+        write_atomic(Path(path), json.dumps(data, ensure_ascii=False, indent=1))
+
+    def load_history(self, path: str | os.PathLike[str]) -> None:
+        """Replace this agent's conversation with a saved one (plugin switches included)."""
+        data = read_conversation(Path(path))
+        with self._lock:
+            self.history = [Turn.from_dict(t) for t in data["turns"]]
+            self.fixed_meta_instruction = data.get("meta_instruction")
+            self.preset = data.get("preset", self.preset)
+            for name, enabled in data.get("plugins", {}).items():
+                if name in self.plugins:
+                    self.plugins.set_enabled(name, bool(enabled))
+                else:
+                    log.warning("saved conversation used plugin %s, which is not installed", name)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], backend: Backend | None = None, **kwargs: Any
+    ) -> Agent:
+        """An agent continuing a saved conversation; the default model unless ``backend``."""
+        read_conversation(Path(path))  # fail on a bad file before loading any model
+        agent = cls(backend, **kwargs) if backend is not None else cls.default(**kwargs)
+        agent.load_history(path)
+        return agent
+
+
+def _clean(text: str) -> str:
+    # Control characters other than newline and tab confuse tokenizers and terminals alike.
+    return "".join(ch for ch in text if ch in "\n\t" or ch >= " " and ch != "\x7f").strip()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_conversation(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConversationError(f"No saved conversation at {path}.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConversationError(f"{path} is not a saved conversation (bad JSON: {exc}).") from exc
+    if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
+        raise ConversationError(
+            f"{path} is not a moss-agent conversation: expected \"format\": \"{SAVE_FORMAT}\"."
+        )
+    if data.get("version") != SAVE_VERSION:
+        raise ConversationError(
+            f"{path} has version {data.get('version')!r}; this moss-agent reads version "
+            f"{SAVE_VERSION}. Upgrade moss-agent to read it."
+        )
+    if not isinstance(data.get("turns"), list):
+        raise ConversationError(f"{path} has no list of turns.")
+    try:
+        for t in data["turns"]:
+            Turn.from_dict(t)
+    except (TypeError, KeyError) as exc:
+        raise ConversationError(f"{path} has a malformed turn: {exc}") from exc
+    return data
