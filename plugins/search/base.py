@@ -30,15 +30,21 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 # Letters and digits (not "_"), matching what SQLite's unicode61 tokenizer keeps as a token.
 _WORD = re.compile(f"[^\\W_{_CJK}]+|[{_CJK}]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*|\n\s*\n")
+# Latin sentence marks end a sentence only before a space ("27.3" is one number); CJK ones
+# need none. A blank line also ends one (headings and list items have no final period).
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])\s*|\n\s*\n")
 _SPACE = re.compile(r"\s+")
 
 # Dropped from queries (unless nothing else is left) so that "what is the capital of France"
 # does not match every document containing "the". Deliberately short: bm25 handles the rest.
-STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it its me my of on or "
-    "that the this to was were what when where which who why will with you your".split()
-)
+# fmt: off
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
+    "i", "in", "is", "it", "its", "me", "my", "of", "on", "or", "that", "the", "this", "to",
+    "was", "were", "what", "when", "where", "which", "who", "why", "will", "with", "you",
+    "your",
+})
+# fmt: on
 
 
 class SearchError(MossAgentError, RuntimeError):
@@ -63,9 +69,8 @@ class SearchBackend(Protocol):
     """Anything with ``search(query, k)``, best hit first.
 
     Returns ``[]`` when nothing matches; raises ``SearchError`` when it cannot search at all.
+    A ``name`` attribute ("local", "web") is optional and only used in messages.
     """
-
-    name: str
 
     def search(self, query: str, k: int = TOP_K) -> list[Hit]: ...
 
@@ -124,7 +129,7 @@ def best_passage(text: str, query: str) -> str:
     >>> best_passage("Cats purr. Dogs bark loudly. Birds sing.", "why do dogs bark")
     'Dogs bark loudly. Birds sing.'
     """
-    text = _SPACE.sub(" ", text).strip()
+    text = text.strip()
     wanted = {_stem(t) for t in query_terms(query)}
     starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text) if 0 < m.end() < len(text)]
     best_start, best_score = 0, 0
@@ -133,7 +138,7 @@ def best_passage(text: str, query: str) -> str:
         score = len(wanted & {_stem(t) for t in tokens(text[start:end])})
         if score > best_score:
             best_start, best_score = start, score
-    return text[best_start:]
+    return _SPACE.sub(" ", text[best_start:]).strip()
 
 
 def cut(text: str, limit: int = SNIPPET_CHARS) -> str:

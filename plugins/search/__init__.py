@@ -1,0 +1,167 @@
+"""``Search(query)``: the built-in search plugin, over the web or over the user's own documents.
+
+The model writes ``Search("capital of Australia")`` and reads back the three best snippets,
+each at most 400 characters (title, a colon, then the passage that starts at the sentence with
+the most query terms; see ``plugins.search.base``)::
+
+    import plugins.search as search
+
+    search.configure(corpus="notes/")          # a folder of .txt/.md, or a .jsonl file
+    search.get_backend().add_path("new.md")    # more documents while the program runs
+    search.search("capital of Australia")      # ['Canberra: Canberra is the capital ...']
+
+Which backend answers: ``configure(backend=...)`` if given ("local", "web", or any object with
+``search(query, k)``); else the local full-text index when a corpus is configured or the
+``MOSS_AGENT_CORPUS`` environment variable names one; else the web (``ddgs``). The backend is
+built on first use, under a lock, and rebuilt after the next ``configure``.
+
+Failures (no network, a timeout, an empty index, nothing found) raise ``SearchError`` and log
+one warning line; the model sees ``No result.``. Non-goals: result caching, mixing both
+backends in one answer, and per-conversation configuration (it is per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import PluginError
+from plugins.registry import plugin
+from plugins.search.base import (
+    SNIPPET_CHARS,
+    TOP_K,
+    Hit,
+    SearchBackend,
+    SearchError,
+    make_snippet,
+)
+from plugins.search.local import SAMPLE_CORPUS, LocalIndex
+from plugins.search.web import DEFAULT_TIMEOUT, WebSearch
+
+ENV_CORPUS = "MOSS_AGENT_CORPUS"
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ENV_CORPUS",
+    "SAMPLE_CORPUS",
+    "SNIPPET_CHARS",
+    "TOP_K",
+    "Hit",
+    "LocalIndex",
+    "SearchBackend",
+    "SearchError",
+    "WebSearch",
+    "configure",
+    "get_backend",
+    "search",
+]
+
+
+@dataclass(frozen=True)
+class _Config:
+    corpus: Path | None = None
+    backend: str | SearchBackend | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    db: str = ":memory:"
+
+
+_lock = threading.RLock()
+_config = _Config()
+_backend: SearchBackend | None = None
+
+
+def configure(
+    corpus: str | Path | None = None,
+    backend: str | SearchBackend | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    db: str | Path = ":memory:",
+) -> None:
+    """Choose what ``Search`` searches; every call replaces the whole previous configuration.
+
+    ``corpus``: a .jsonl file, a .txt/.md file or a folder (None: ``$MOSS_AGENT_CORPUS``, if
+    set). ``backend``: "local", "web", a ready backend object, or None to pick local when there
+    is a corpus and web otherwise. ``timeout``: seconds a web search may take. ``db``: where
+    the local index lives (a file keeps it between runs; re-adding a document replaces it).
+
+    >>> configure(corpus=SAMPLE_CORPUS)
+    >>> get_backend().name
+    'local'
+    >>> configure()  # back to the defaults
+    """
+    global _config, _backend
+    if isinstance(backend, str) and backend not in ("local", "web"):
+        raise PluginError(f'Unknown search backend {backend!r}: use "local" or "web".')
+    if backend is not None and not isinstance(backend, (str, SearchBackend)):
+        raise PluginError(
+            f"A search backend needs a search(query, k) method; {type(backend).__name__} has none."
+        )
+    if corpus is not None and not Path(corpus).exists():
+        raise PluginError(
+            f"Search corpus {corpus} does not exist: give a .jsonl file, a .txt/.md file or a "
+            "folder of them."
+        )
+    if not timeout > 0:
+        raise PluginError(
+            f"The search timeout must be a positive number of seconds, not {timeout}."
+        )
+    with _lock:
+        _config = _Config(
+            corpus=Path(corpus) if corpus is not None else None,
+            backend=backend,
+            timeout=float(timeout),
+            db=str(db),
+        )
+        _backend = None if backend is None or isinstance(backend, str) else backend
+
+
+def get_backend() -> SearchBackend:
+    """The configured backend, built (and its corpus indexed) on first use.
+
+    >>> configure(backend="web")
+    >>> get_backend().name
+    'web'
+    >>> configure()
+    """
+    global _backend
+    with _lock:  # held while indexing, so two threads never build two indexes
+        if _backend is None:
+            _backend = _build(_config)
+        return _backend
+
+
+def _build(config: _Config) -> SearchBackend:
+    env = os.environ.get(ENV_CORPUS, "").strip()
+    corpus = config.corpus or (Path(env) if env else None)
+    kind = config.backend or ("local" if corpus is not None else "web")
+    if kind == "web":
+        return WebSearch(timeout=config.timeout)
+    index = LocalIndex(config.db)
+    if corpus is not None:
+        index.add_path(corpus)
+    return index
+
+
+@plugin("Search", label="Web search", api="Search(query)")
+def search(query: str) -> list[str]:
+    """Search the web, or the configured documents, and return the three best snippets.
+
+    >>> configure(corpus=SAMPLE_CORPUS)
+    >>> search("Which planet is the largest?")[0][:7]
+    'Jupiter'
+    >>> configure()
+    """
+    try:
+        if not query.strip():
+            raise SearchError("Search needs a non-empty query.")
+        backend = get_backend()
+        hits = backend.search(query, TOP_K)
+        if not hits:
+            kind = getattr(backend, "name", type(backend).__name__)
+            raise SearchError(f"The {kind} search found nothing for {query!r}.")
+    except Exception as exc:
+        log.warning("Search(%r) failed: %s", query, exc)
+        raise
+    return [make_snippet(hit, query) for hit in hits[:TOP_K]]
