@@ -12,17 +12,54 @@
 Importing this package does not import torch: model code loads when a model is built.
 """
 
-from agent.backends.base import Backend, Generation
-from agent.errors import (
-    BackendError,
-    ConversationError,
-    ModelNotAvailableError,
-    MossAgentError,
-    PluginError,
-)
-from agent.events import CommandFinished, CommandStarted, Event, Token, TurnDone
-from agent.loop import Agent, InputTooLongError
-from agent.turn import CommandRecord, PhaseStats, Turn
+from typing import TYPE_CHECKING, Any
+
+# Names resolve on first use (PEP 562), so `import agent.protocol` or `import agent.errors`
+# (which `plugins` does) never loads the loop, and the two packages cannot import in a circle.
+_EXPORTS = {
+    "Agent": "agent.loop",
+    "InputTooLongError": "agent.loop",
+    "Backend": "agent.backends.base",
+    "Generation": "agent.backends.base",
+    "BackendError": "agent.errors",
+    "ConversationError": "agent.errors",
+    "ModelNotAvailableError": "agent.errors",
+    "MossAgentError": "agent.errors",
+    "PluginError": "agent.errors",
+    "CommandFinished": "agent.events",
+    "CommandStarted": "agent.events",
+    "Event": "agent.events",
+    "Token": "agent.events",
+    "TurnDone": "agent.events",
+    "CommandRecord": "agent.turn",
+    "PhaseStats": "agent.turn",
+    "Turn": "agent.turn",
+}
+
+if TYPE_CHECKING:
+    from agent.backends.base import Backend, Generation
+    from agent.errors import (
+        BackendError,
+        ConversationError,
+        ModelNotAvailableError,
+        MossAgentError,
+        PluginError,
+    )
+    from agent.events import CommandFinished, CommandStarted, Event, Token, TurnDone
+    from agent.loop import Agent, InputTooLongError
+    from agent.turn import CommandRecord, PhaseStats, Turn
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Agent",

@@ -12,11 +12,13 @@ import logging
 import time
 from collections.abc import Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.events import CommandFinished, CommandStarted
 from agent.protocol import Call, Capability, CommandResult, Layout
-from plugins.registry import Registry
+
+if TYPE_CHECKING:
+    from plugins.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from agent import protocol
 from agent.backends.base import Backend, Generation
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
 from agent.errors import BackendError, ConversationError, MossAgentError
-from agent.events import Event, Token, TurnDone
+from agent.events import Event, Phase, Token, TurnDone
 from agent.turn import CommandRecord, PhaseStats, Turn
 from plugins.registry import Registry, default_registry
 
@@ -111,7 +111,11 @@ class Agent:
 
         backend_kw = {k: kwargs.pop(k) for k in ("trust_remote_code",) if k in kwargs}
         backend = TransformersBackend.from_pretrained(
-            model, adapter=adapter, device=device, dtype=dtype, **backend_kw
+            os.fspath(model),
+            adapter=None if adapter is None else os.fspath(adapter),
+            device=device,
+            dtype=dtype,
+            **backend_kw,
         )
         return cls(backend, **kwargs)
 
@@ -121,7 +125,8 @@ class Agent:
 
         The first call converts the model shipped on PyPI and caches it (see ``agent.models``).
         """
-        from agent.models import default_adapter, default_model_path
+        from agent.models import default_model_path
+        from agent.shipped import default_adapter
 
         adapter = default_adapter()
         if adapter is None:
@@ -157,7 +162,7 @@ class Agent:
         with self._lock:
             yield from self._turn(text)
 
-    def _turn(self, text: str) -> Iterator[Event]:
+    def _turn(self, text: str) -> Generator[Event, None, None]:
         started = time.perf_counter()
         human = protocol.neutralize(_clean(text))
         prompt = self._fit_prompt(human)
@@ -178,7 +183,9 @@ class Agent:
         results_text = protocol.format_results(results)
 
         prompt2 = prompt + protocol.results_prefix(phase1.thoughts, phase1.commands, results_text)
-        gen2 = yield from self._generate(prompt2, protocol.PHASE2_STOP, self.max_reply_tokens, "reply")
+        gen2 = yield from self._generate(
+            prompt2, protocol.PHASE2_STOP, self.max_reply_tokens, "reply"
+        )
         reply, reply_problems = protocol.parse_reply(gen2.text)
         problems += reply_problems
         if gen2.stop is None:
@@ -214,8 +221,8 @@ class Agent:
         yield TurnDone(turn)
 
     def _generate(
-        self, prompt: str, stop: tuple[str, ...], max_new_tokens: int, phase: Any
-    ) -> Iterator[Event]:
+        self, prompt: str, stop: tuple[str, ...], max_new_tokens: int, phase: Phase
+    ) -> Generator[Event, None, Generation]:
         try:
             stream = self.backend.stream(prompt, stop=stop, max_new_tokens=max_new_tokens)
             while True:
@@ -223,7 +230,7 @@ class Agent:
                     piece = next(stream)
                 except StopIteration as done:
                     gen: Generation = done.value
-                    return gen  # type: ignore[return-value]  # generator return value
+                    return gen
                 if piece:
                     yield Token(phase, piece)
         except MossAgentError:
@@ -342,7 +349,7 @@ class Agent:
 
 def _clean(text: str) -> str:
     # Control characters other than newline and tab confuse tokenizers and terminals alike.
-    return "".join(ch for ch in text if ch in "\n\t" or ch >= " " and ch != "\x7f").strip()
+    return "".join(ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f")).strip()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -369,7 +376,7 @@ def read_conversation(path: Path) -> dict[str, Any]:
         raise ConversationError(f"{path} is not a saved conversation (bad JSON: {exc}).") from exc
     if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
         raise ConversationError(
-            f"{path} is not a moss-agent conversation: expected \"format\": \"{SAVE_FORMAT}\"."
+            f'{path} is not a moss-agent conversation: expected "format": "{SAVE_FORMAT}".'
         )
     if data.get("version") != SAVE_VERSION:
         raise ConversationError(

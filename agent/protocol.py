@@ -121,7 +121,7 @@ def build_meta_instruction(
     caps = list(capabilities)
     if preset not in ("moss", "short"):
         raise ValueError(f"Unknown meta-instruction preset {preset!r}: use 'moss' or 'short'.")
-    text = (head if head is not None else MOSS_HEAD if preset == "moss" else SHORT_HEAD)
+    text = head if head is not None else MOSS_HEAD if preset == "moss" else SHORT_HEAD
     text += CAPABILITIES_TITLE + Capability("Inner thoughts").line()
     if preset == "moss":
         by_label = {c.label: c for c in caps}
@@ -167,6 +167,9 @@ class ParsedCommands:
 
 
 _NAME = re.compile(r"\s*([^\W\d]\w*)\s*\(\s*", re.UNICODE)
+# Where reading resumes after unreadable text: the next name directly followed by "(".
+_RESYNC = re.compile(r"(?<![\w.])[^\W\d]\w*\s*\(")
+_EXTRA_ARGS = re.compile(r'(.*?)["\']\s*,\s*["\'](.*)$', re.S)
 _QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”"}
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
 
@@ -224,6 +227,11 @@ def parse_commands(text: str) -> ParsedCommands:
     if body in ("", NONE) or body.rstrip(".") == NONE:
         result.is_none = True
         return result
+    if re.match(r"None\b(?!\s*,)", body):
+        # "None." followed by prose: the model chose no tool and kept talking.
+        result.is_none = True
+        result.errors.append(f"ignored text after None: {body[4:].strip()[:80]!r}")
+        return result
     i = 0
     while i < len(body):
         while i < len(body) and (body[i].isspace() or body[i] in ",;，"):
@@ -236,19 +244,26 @@ def parse_commands(text: str) -> ParsedCommands:
             j = m.end()
             quote = body[j] if j < len(body) else ""
             read = (
-                _read_quoted(body, j + 1, _QUOTES[quote]) if quote in _QUOTES else _read_bare(body, j)
+                _read_quoted(body, j + 1, _QUOTES[quote])
+                if quote in _QUOTES
+                else _read_bare(body, j)
             )
         elif body.startswith(NONE, i):
             i += len(NONE)
             continue
         if m is None or read is None:
             # Skip to the next thing that looks like a call, reporting what was skipped.
-            nxt = re.compile(r",\s*[^\W\d]\w*\s*\(").search(body, i + 1)
+            nxt = _RESYNC.search(body, i + 1)
             end = nxt.start() if nxt else len(body)
             result.errors.append(f"could not read a command in {body[i:end].strip()!r}")
             i = end
             continue
-        result.calls.append(Call(m.group(1), read[0]))
+        argument = read[0]
+        if quote in _QUOTES and (extra := _EXTRA_ARGS.match(argument)):
+            # Name("a", "b"): MOSS's API takes one argument; keep the first, report the rest.
+            argument = extra.group(1)
+            result.errors.append(f"{m.group(1)} takes one argument; ignored {extra.group(2)!r}")
+        result.calls.append(Call(m.group(1), argument))
         i = read[1]
     return result
 
@@ -280,10 +295,11 @@ class CommandResult:
 
 
 def _quote(text: str) -> str:
-    # The quoting of Python's repr, but newlines stay real, as in MOSS's recorded results.
+    # Python repr's choice of quotes, but text kept as is (real newlines, no doubled
+    # backslashes), as in MOSS's recorded results.
     if "'" in text and '"' not in text:
         return f'"{text}"'
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + text.replace("'", "\\'") + "'"
 
 
 def format_result(result: CommandResult, counter: int = 0) -> tuple[str, int]:
@@ -374,9 +390,7 @@ def render_prompt(meta_instruction: str, history: Sequence[Exchange], human: str
 
 def results_prefix(thoughts: str, commands: str, results: str) -> str:
     """What follows the phase-1 prompt to make the phase-2 prompt (repaired, canonical text)."""
-    return (
-        f" {thoughts}{EOT}\n{COMMANDS}: {commands}{EOC}\n{RESULTS}:\n{results}\n{EOR}\n{MOSS}:"
-    )
+    return f" {thoughts}{EOT}\n{COMMANDS}: {commands}{EOC}\n{RESULTS}:\n{results}\n{EOR}\n{MOSS}:"
 
 
 @dataclass

@@ -4,7 +4,7 @@ A backend turns a prompt (plain text, already in MOSS format) into generated tex
 the first of several stop strings. It streams text pieces and returns a ``Generation`` with the
 token counts and timings of that call::
 
-    gen = backend.stream("<|Human|>: hi<eoh>\\n<|Inner Thoughts|>:", stop=["<eoc>"], max_new_tokens=64)
+    gen = backend.stream(prompt, stop=["<eoc>"], max_new_tokens=64)
     for piece in gen: ...            # text pieces, never containing (part of) a stop string
     result = <StopIteration.value>   # a Generation; use ``run_stream`` or ``yield from`` to get it
 

@@ -1,0 +1,108 @@
+"""The terminal chat behind ``moss-agent chat``: streaming replies and live tool calls.
+
+Slash commands: /reset, /save FILE, /load FILE, /plugins, /enable NAME, /disable NAME, /help,
+/quit. Input and output are parameters so the loop is testable without a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from agent.errors import MossAgentError
+from agent.events import CommandFinished, CommandStarted, Token, TurnDone
+from agent.loop import Agent
+
+HELP = """commands:
+  /reset          forget the conversation
+  /save FILE      save the conversation as JSON
+  /load FILE      continue a saved conversation
+  /plugins        list plugins and whether they are enabled
+  /enable NAME    let the model call a plugin
+  /disable NAME   stop the model from calling a plugin
+  /quit           leave (Ctrl-D works too)"""
+
+
+def handle_command(agent: Agent, line: str) -> str:
+    """Run one slash command and return what to print."""
+    name, _, arg = line[1:].strip().partition(" ")
+    arg = arg.strip()
+    if name in ("help", "?"):
+        return HELP
+    if name == "reset":
+        agent.reset()
+        return "(conversation cleared)"
+    if name in ("save", "load") and not arg:
+        return f"usage: /{name} FILE"
+    if name == "save":
+        agent.save(arg)
+        return f"(saved {len(agent.history)} turns to {arg})"
+    if name == "load":
+        agent.load_history(arg)
+        return f"(loaded {len(agent.history)} turns from {arg})"
+    if name == "plugins":
+        return "\n".join(
+            f"  {p.name:<12} {'on ' if agent.plugins.is_enabled(p.name) else 'off'}  {p.api}"
+            for p in agent.plugins
+        )
+    if name in ("enable", "disable"):
+        if not arg:
+            return f"usage: /{name} NAME"
+        agent.plugins.set_enabled(arg, name == "enable")
+        return f"({arg} {name}d)"
+    return f"unknown command /{name}; /help lists them"
+
+
+def render_turn(agent: Agent, text: str, write: Callable[[str], object]) -> None:
+    """Stream one turn to ``write``: dim thoughts, tool calls as they run, then the reply."""
+    phase = None
+    for event in agent.stream(text):
+        if isinstance(event, Token):
+            if event.phase != phase:
+                write("\n\x1b[2m(thinking) " if event.phase == "thoughts" else "\x1b[0m\nMOSS: ")
+                phase = event.phase
+            write(event.text)
+        elif isinstance(event, CommandStarted):
+            write(f"\x1b[0m\n  → {event.call.render()} …")
+        elif isinstance(event, CommandFinished):
+            r = event.result
+            outcome = f"failed: {r.error}" if r.error else "done"
+            write(f"\n  ← {r.call.name} {outcome} ({r.duration:.2f} s)")
+        elif isinstance(event, TurnDone):
+            t = event.turn
+            write(
+                f"\x1b[0m\n\x1b[2m[{t.seconds:.1f} s, "
+                f"{t.thoughts_stats.completion_tokens + t.reply_stats.completion_tokens} tokens]"
+                "\x1b[0m\n"
+            )
+
+
+def run_terminal(agent: Agent, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    out = stdout or sys.stdout
+
+    def write(s: str) -> None:
+        out.write(s)
+        out.flush()
+
+    interactive = stdin.isatty()
+    write("moss-agent chat — /help for commands, Ctrl-D to leave\n")
+    while True:
+        if interactive:
+            write("\nyou> ")
+        line = stdin.readline()
+        if not line:
+            return 0
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        try:
+            if line.startswith("/"):
+                if line.strip() in ("/quit", "/exit"):
+                    return 0
+                write(handle_command(agent, line) + "\n")
+            else:
+                render_turn(agent, line, write)
+        except (MossAgentError, OSError) as exc:
+            write(f"\x1b[0m\nerror: {exc}\n")

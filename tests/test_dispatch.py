@@ -1,0 +1,90 @@
+"""agent.dispatch: order, concurrency, timeouts, failures, refusals, the per-turn cap."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from agent.dispatch import Dispatcher
+from agent.events import CommandFinished, CommandStarted
+from agent.protocol import Call, format_results
+from plugins import Registry
+
+
+@pytest.fixture
+def registry() -> Registry:
+    reg = Registry()
+
+    @reg.plugin("Echo")
+    def echo(text: str) -> str:
+        return text
+
+    @reg.plugin("Boom")
+    def boom(text: str) -> str:
+        raise RuntimeError(f"cannot {text}")
+
+    @reg.plugin("Sleep", timeout=0.3)
+    def sleep(seconds: str) -> str:
+        time.sleep(float(seconds))
+        return "woke"
+
+    @reg.plugin("Gate")
+    def gate(name: str) -> str:
+        # Returns only when every Gate call of the turn is running at once.
+        barrier.wait(timeout=5)
+        return name
+
+    barrier = threading.Barrier(3)
+    return reg
+
+
+def test_results_keep_command_order(registry: Registry) -> None:
+    calls = [Call("Sleep", "0.1"), Call("Echo", "b"), Call("Echo", "c")]
+    assert [r.value for r in Dispatcher(registry).run(calls)] == ["woke", "b", "c"]
+
+
+def test_commands_of_a_turn_run_concurrently(registry: Registry) -> None:
+    # The barrier only opens if all three run at the same time; run serially it would time out.
+    results = Dispatcher(registry).run([Call("Gate", x) for x in "abc"])
+    assert [r.value for r in results] == ["a", "b", "c"]
+    assert all(r.ok for r in results)
+
+
+def test_exceptions_and_timeouts_become_no_result(registry: Registry) -> None:
+    boom, slow = Dispatcher(registry).run([Call("Boom", "fly"), Call("Sleep", "3")])
+    assert boom.error == "RuntimeError: cannot fly"
+    assert slow.error == "timed out after 0.3 s"
+    text = format_results([boom, slow])
+    assert text.count("'No result.'") == 2 and "cannot fly" not in text
+
+
+def test_unknown_disabled_and_over_the_cap_are_refused(registry: Registry) -> None:
+    registry.disable("Boom")
+    calls = [Call("Nope", "x"), Call("Boom", "x")] + [Call("Echo", str(i)) for i in range(4)]
+    results = Dispatcher(registry, max_commands=4).run(calls)
+    assert [r.refused for r in results] == [True, True, False, False, True, True]
+    assert "unknown command 'Nope'" in (results[0].error or "")
+    assert results[1].error == "Boom is disabled"
+    assert "at most 4 commands per turn" in (results[4].error or "")
+
+
+def test_stream_yields_live_events(registry: Registry) -> None:
+    events = list(Dispatcher(registry).stream([Call("Sleep", "0.2"), Call("Echo", "fast")]))
+    kinds = [(type(e).__name__, e.index) for e in events]
+    # Both start before anything finishes; the fast one finishes first.
+    assert kinds == [
+        ("CommandStarted", 0),
+        ("CommandStarted", 1),
+        ("CommandFinished", 1),
+        ("CommandFinished", 0),
+    ]
+    assert isinstance(events[0], CommandStarted) and isinstance(events[-1], CommandFinished)
+
+
+def test_bad_settings_are_refused(registry: Registry) -> None:
+    with pytest.raises(ValueError, match="max_commands"):
+        Dispatcher(registry, max_commands=0)
+    with pytest.raises(ValueError, match="timeout"):
+        Dispatcher(registry, timeout=0)
