@@ -1,0 +1,75 @@
+"""The command line, run as a user runs it: a real subprocess of the installed script."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.backends.scripted import ScriptedBackend
+from agent.loop import Agent
+from agent.terminal import run_terminal
+
+
+def moss_agent(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_call_prints_the_exact_results_block(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "title": "Everest", "text": "Everest is 8,849 m high."}\n')
+    out = moss_agent(
+        "call", 'Search("how high is Everest"), Calculate("2^10")', "--corpus", str(corpus)
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (
+        "<|Results|>:\n"
+        'Search("how high is Everest") =>\n'
+        "<|1|>: 'Everest: Everest is 8,849 m high.'\n"
+        "Calculate(\"2^10\") => '1024'\n"
+        "<eor>\n"
+    )
+
+
+def test_call_reports_failures_on_stderr_and_no_result_to_the_model() -> None:
+    out = moss_agent("call", 'Calculate("__import__(\'os\')"), Nope("x")')
+    assert out.returncode == 0
+    assert out.stdout.count("No result.") == 2
+    assert "unknown command 'Nope'" in out.stderr
+
+
+def test_plugins_lists_state_and_api() -> None:
+    out = moss_agent("plugins")
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert "enabled" in lines["Calculate"] and "Calculate(expression)" in lines["Calculate"]
+    assert {"Search", "Solve"} <= set(lines)
+
+
+def test_help_lists_every_command() -> None:
+    out = moss_agent("--help")
+    for command in ("chat", "ask", "call", "plugins", "demo", "train", "merge", "synth", "eval"):
+        assert command in out.stdout
+
+
+def test_terminal_chat_streams_and_handles_slash_commands(tmp_path: Path) -> None:
+    backend = ScriptedBackend(
+        [' Calc.<eot>\n<|Commands|>: Calculate("6*7")<eoc>', " It is 42.<eom>"]
+    )
+    agent = Agent(backend)
+    save = tmp_path / "c.json"
+    script = f"/plugins\n/disable Search\nWhat is 6*7?\n/save {save}\n/reset\n/load {save}\n/nope\n"
+    out = io.StringIO()
+    assert run_terminal(agent, io.StringIO(script), out) == 0
+    text = out.getvalue()
+    assert "Search" in text and "(Search disabled)" in text
+    assert 'Calculate("6*7")' in text and "Calculate done" in text and "It is 42." in text
+    assert f"(saved 1 turns to {save})" in text and f"(loaded 1 turns from {save})" in text
+    assert "unknown command /nope" in text
+    assert len(agent.history) == 1 and not agent.plugins.is_enabled("Search")
