@@ -134,7 +134,9 @@ class Registry:
             self.add(p)
 
     # -- registration -------------------------------------------------------------------------
-    def add(self, plugin: Plugin, *, enabled: bool = True, replace_existing: bool = False) -> Plugin:
+    def add(
+        self, plugin: Plugin, *, enabled: bool = True, replace_existing: bool = False
+    ) -> Plugin:
         with self._lock:
             old = self._plugins.get(plugin.name)
             if old is not None and not replace_existing:
