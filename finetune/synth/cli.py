@@ -1,0 +1,79 @@
+"""``moss-agent synth``: write synthetic conversations (or the evaluation assets) to disk."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from agent.protocol import Conversation
+
+
+def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``moss-agent synth``.
+
+    >>> p = argparse.ArgumentParser(); add_synth_arguments(p)
+    >>> p.parse_args(["--n", "10", "--out", "x.jsonl"]).split
+    'train'
+    """
+    parser.add_argument("--n", type=int, default=2000, help="number of conversations")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    parser.add_argument(
+        "--split",
+        choices=["train", "heldout"],
+        default="train",
+        help="template and entity pool to draw from (default: train)",
+    )
+    parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
+    parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
+    parser.add_argument("--eval-assets", metavar="DIR",
+                        help="instead, regenerate the held-out evaluation files in DIR "
+                             "(eval_cases.jsonl, eval_corpus.jsonl, eval_smoke.jsonl)")  # fmt: skip
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    """Run ``moss-agent synth`` with parsed ``args``; print what was written."""
+    from finetune.data import write_conversations
+    from finetune.synth.corpus import documents
+    from finetune.synth.evalcases import write_assets
+    from finetune.synth.generate import iter_conversations
+
+    if args.eval_assets:
+        for path, count in write_assets(Path(args.eval_assets)).items():
+            print(f"wrote {count} lines to {path}")
+        return 0
+    if not args.out:
+        print("error: give --out FILE (or --eval-assets DIR)", file=sys.stderr)
+        return 2
+    if args.n < 1:
+        print("error: --n must be at least 1", file=sys.stderr)
+        return 2
+    kinds: Counter[str] = Counter()
+
+    def counted() -> Iterator[Conversation]:
+        for conv in iter_conversations(args.n, args.seed, args.split):
+            kinds[_kind(conv)] += 1
+            yield conv
+
+    written = write_conversations(args.out, counted())
+    print(f"wrote {written} conversations to {args.out}: " + ", ".join(
+        f"{k} {v}" for k, v in sorted(kinds.items())))  # fmt: skip
+    if args.corpus_out:
+        from finetune.synth.evalcases import write_jsonl
+
+        write_jsonl(Path(args.corpus_out), [d.to_json() for d in documents(args.split)])
+        print(f"wrote the {args.split} corpus to {args.corpus_out}")
+    return 0
+
+
+def _kind(conv: object) -> str:
+    samples = getattr(conv, "samples", [])
+    if getattr(conv, "disabled", ()):
+        return "tool-off"
+    if len(samples) > 1:
+        return "multi-turn"
+    if samples and len(samples[0].calls) > 1:
+        return "two-commands"
+    return (samples[0].tool or "none") if samples else "none"

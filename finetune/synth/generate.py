@@ -1,0 +1,337 @@
+"""Samples -> conversations, with every result produced by the project's own plugins.
+
+``generate(n, seed, split)`` draws ``n`` conversations. Each conversation has its own random
+stream (seeded by ``seed``, ``split`` and its index), so the first 100 of ``generate(500, s)``
+are ``generate(100, s)``. For every turn the calls run through ``agent.dispatch.Dispatcher``
+over the real Calculate, Solve and Search plugins (Search over the split's generated corpus)
+and the Results text is ``agent.protocol.format_results`` of what they returned: training
+sees exactly what inference shows. Each result is also checked against the value the template
+computed on its own; a disagreement is a template bug and raises ``SynthError``.
+
+The mix (shares of conversations): single-turn Calculate, Solve, Search and no-tool turns;
+turns whose tool is switched off in the meta-instruction (the model must answer without it);
+multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from agent.dispatch import Dispatcher, capabilities
+from agent.protocol import (
+    NONE,
+    CommandResult,
+    Conversation,
+    Exchange,
+    Preset,
+    build_meta_instruction,
+)
+from finetune.synth import (
+    templates_calc,
+    templates_chat,
+    templates_followup,
+    templates_search,
+    templates_solve,
+)
+from finetune.synth.base import Family, Sample, Split, SynthError, Tool, choose_family
+from finetune.synth.corpus import documents
+from finetune.synth.entities import pools
+from plugins.registry import Registry, discover, installed
+
+TOOLS: tuple[Tool, ...] = ("Calculate", "Solve", "Search")
+PRESET: Preset = "short"  # the small default model's meta-instruction preset
+FAMILIES: dict[Tool | None, list[Family]] = {
+    "Calculate": templates_calc.FAMILIES,
+    "Solve": templates_solve.FAMILIES,
+    "Search": templates_search.FAMILIES,
+    None: templates_chat.FAMILIES,
+}
+# Conversation kinds and their shares. Calculate leads: it is where small models go wrong most.
+MIX: dict[str, float] = {
+    "Calculate": 0.30,
+    "Solve": 0.13,
+    "Search": 0.16,
+    "none": 0.15,
+    "disabled": 0.07,
+    "multi": 0.13,
+    "pair": 0.06,
+}
+# What a switched-off tool is called in thoughts and replies.
+_OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search"}
+_ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this many
+
+
+def all_families() -> list[Family]:
+    """Every family, follow-ups and pairs included (for template-id listings)."""
+    return [f for fams in FAMILIES.values() for f in fams] + templates_followup.FAMILIES
+
+
+def builtin_registry(disabled: Iterable[str] = ()) -> Registry:
+    """The three built-in tools, in the order inference lists them, some switched off.
+
+    >>> [p.name for p in builtin_registry(["Search"]).enabled()]
+    ['Calculate', 'Solve']
+    """
+    discover(entry_points_too=False)
+    registry = Registry([installed.get(name) for name in TOOLS])
+    for name in disabled:
+        registry.disable(name)
+    return registry
+
+
+def meta_instruction(disabled: Iterable[str] = ()) -> str:
+    """The system text of a synthetic conversation: the ``short`` preset over the built-ins.
+
+    >>> "- Calculator: disabled." in meta_instruction(["Calculate"])
+    True
+    """
+    return build_meta_instruction(capabilities(builtin_registry(disabled)), PRESET)
+
+
+@dataclass
+class SynthConversation(Conversation):
+    """A generated conversation, with the samples it was built from (for tests and eval)."""
+
+    samples: list[Sample] = field(default_factory=list)
+    disabled: tuple[str, ...] = ()
+
+
+class Runner:
+    """Runs samples' calls through the real plugins, over one split's corpus.
+
+    Use it as a context manager: inside, the process-wide Search plugin searches the split's
+    corpus; on exit it is reset to its defaults (``plugins.search.configure()``).
+    """
+
+    def __init__(self, split: Split) -> None:
+        from plugins.search import Hit, LocalIndex
+
+        self.split = split
+        self.dispatcher = Dispatcher(builtin_registry())
+        self.index = LocalIndex()
+        self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
+
+    def __enter__(self) -> Runner:
+        from plugins import search
+
+        search.configure(backend=self.index)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from plugins import search
+
+        search.configure()
+
+    def results(self, sample: Sample) -> list[CommandResult]:
+        """Run the sample's calls; raise ``SynthError`` when a result contradicts it."""
+        results = self.dispatcher.run(sample.calls)
+        for result, expected in zip(results, sample.expected, strict=True):
+            check(result, expected, sample)
+        return results
+
+    def exchange(self, sample: Sample) -> Exchange:
+        """The sample as one MOSS turn, its Results block produced by the plugins."""
+        from agent.protocol import format_results
+
+        results = self.results(sample)
+        return Exchange(
+            human=sample.human,
+            thoughts=sample.thoughts,
+            commands=", ".join(c.render() for c in sample.calls) or NONE,
+            results=format_results(results),
+            reply=sample.reply,
+        )
+
+
+class SearchMiss(SynthError):
+    """The snippets did not show the fact: the sample is dropped, not a template bug."""
+
+
+def number(text: Any) -> float:
+    """A plugin's number as a float: ``'125.0'``, ``24``, ``'17/3'``, ``'3.50000000000000'``.
+
+    >>> number("17/3") == 17 / 3, number(24), number("3.50000000000000")
+    (True, 24.0, 3.5)
+    """
+    return float(Fraction(str(text)))
+
+
+def check(result: CommandResult, expected: Any, sample: Sample) -> None:
+    """Raise ``SynthError`` (``SearchMiss`` for search) if ``result`` contradicts ``expected``."""
+    where = f"{sample.template}: {result.call.render()}"
+    if not result.ok:
+        if result.call.name == "Search":
+            raise SearchMiss(f"{where} failed: {result.error}")
+        raise SynthError(f"{where} failed: {result.error}")
+    if isinstance(expected, str):
+        if expected not in "\n".join(result.value):
+            raise SearchMiss(f"{where}: the snippets do not show {expected!r}")
+    elif isinstance(expected, dict):
+        got = {k: number(v) for k, v in result.value.items()}
+        if got.keys() != expected.keys() or any(
+            abs(got[k] - v) > 1e-9 * max(1.0, abs(v)) for k, v in expected.items()
+        ):
+            raise SynthError(f"{where} gave {result.value}, the template expected {expected}")
+    else:
+        got_value = number(result.value)
+        if abs(got_value - expected) > 1e-9 * max(1.0, abs(expected)):
+            raise SynthError(f"{where} gave {result.value}, the template expected {expected}")
+
+
+# -------------------------------------------------------------------------------------------
+# Drawing samples
+# -------------------------------------------------------------------------------------------
+
+
+def draw(
+    rng: random.Random,
+    families: Sequence[Family],
+    split: Split,
+    previous: Sample | None = None,
+    runner: Runner | None = None,
+) -> tuple[Sample, Exchange | None]:
+    """A sample from ``families`` (retrying draws a template declines or Search misses),
+    and its exchange when a ``runner`` is given."""
+    for _ in range(_ATTEMPTS):
+        family = choose_family(rng, families)
+        try:
+            sample = family.sample(rng, pools(split), split, previous)
+        except (ValueError, AssertionError) as exc:
+            if isinstance(exc, SynthError):
+                raise
+            continue
+        if runner is None:
+            return sample, None
+        try:
+            return sample, runner.exchange(sample)
+        except SearchMiss:
+            continue
+    raise SynthError(f"no usable sample from {[f.name for f in families]} in {_ATTEMPTS} draws")
+
+
+def switched_off(sample: Sample) -> Sample:
+    """The sample when its tool is disabled: no command, and a reply that says why.
+
+    >>> from agent.protocol import Call
+    >>> s = Sample("t", "Calculate", "What is 6*7?", "x", [Call("Calculate", "6*7")], "42.")
+    >>> switched_off(s).reply
+    "My calculator is switched off, so I can't compute 6*7 exactly right now."
+    """
+    assert sample.tool is not None
+    arg = sample.calls[0].argument
+    off = _OFF[sample.tool]
+    if sample.tool == "Calculate":
+        reply = f"My calculator is switched off, so I can't compute {arg} exactly right now."
+    elif sample.tool == "Solve":
+        reply = f"The equation solver is switched off, so I can't solve {arg} for you right now."
+    else:
+        reply = f"Search is switched off, so I can't look that up right now ({arg})."
+    return Sample(
+        template=f"off:{sample.template}",
+        tool=None,
+        human=sample.human,
+        thoughts=f"This needs the {off}, but it is disabled, so I answer without it.",
+        calls=[],
+        reply=reply,
+        entities=sample.entities,
+    )
+
+
+def _single(rng: random.Random, runner: Runner, kind: str) -> tuple[list[Sample], tuple[str, ...]]:
+    tool: Tool | None = None if kind == "none" else kind  # type: ignore[assignment]
+    sample, _ = draw(rng, FAMILIES[tool], runner.split, runner=runner)
+    return [sample], ()
+
+
+def _disabled(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    tool: Tool = rng.choice(TOOLS)
+    sample, _ = draw(rng, FAMILIES[tool], runner.split, runner=runner)
+    if rng.random() < 0.6:
+        return [switched_off(sample)], (tool,)
+    # Another tool is off, the one needed is on: the switch of *this* tool is what matters.
+    other = rng.choice([t for t in TOOLS if t != tool])
+    return [sample], (other,)
+
+
+def _follow_up(rng: random.Random, runner: Runner, first: Sample) -> Sample | None:
+    split = runner.split
+    if first.tool == "Calculate" and templates_followup.stated_value(first) is not None:
+        family = templates_followup.follow_calc
+    elif first.tool == "Search" and templates_followup.follow_search_kind(first):
+        family = templates_followup.follow_search
+    elif first.tool == "Solve" and first.solutions and "follow" not in first.template:
+        family = templates_followup.follow_solve
+    else:
+        return None
+    try:
+        sample, _ = draw(rng, [family], split, previous=first, runner=runner)
+    except SynthError:
+        return None
+    return sample
+
+
+def _multi(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    split = runner.split
+    tool: Tool = rng.choices(TOOLS, weights=[0.5, 0.25, 0.25])[0]
+    first, _ = draw(rng, FAMILIES[tool], split, runner=runner)
+    samples = [first]
+    r = rng.random()
+    follow = _follow_up(rng, runner, first) if r < 0.6 else None
+    if follow is not None:
+        samples.append(follow)
+    elif r < 0.85:
+        kind = rng.choice([*TOOLS, None])
+        samples.append(draw(rng, FAMILIES[kind], split, runner=runner)[0])
+    else:
+        samples.append(draw(rng, [templates_chat.thanks], split, runner=runner)[0])
+    if rng.random() < 0.4:
+        last = rng.choice([templates_chat.thanks, templates_chat.farewell, *FAMILIES["Calculate"]])
+        samples.append(draw(rng, [last], split, runner=runner)[0])
+    return samples, ()
+
+
+def _pair(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    sample, _ = draw(rng, [templates_followup.pair], runner.split, runner=runner)
+    return [sample], ()
+
+
+def conversation(rng: random.Random, runner: Runner) -> SynthConversation:
+    """One conversation of a kind drawn from ``MIX``."""
+    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+    if kind == "disabled":
+        samples, disabled = _disabled(rng, runner)
+    elif kind == "multi":
+        samples, disabled = _multi(rng, runner)
+    elif kind == "pair":
+        samples, disabled = _pair(rng, runner)
+    else:
+        samples, disabled = _single(rng, runner, kind)
+    exchanges = [runner.exchange(s) for s in samples]
+    return SynthConversation(
+        meta_instruction=meta_instruction(disabled),
+        exchanges=exchanges,
+        samples=samples,
+        disabled=disabled,
+    )
+
+
+def iter_conversations(n: int, seed: int, split: Split = "train") -> Iterator[SynthConversation]:
+    """Yield ``generate``'s conversations one at a time."""
+    pools(split)  # fail early on a bad split name
+    with Runner(split) as runner:
+        for i in range(n):
+            yield conversation(random.Random(f"{seed}:{split}:{i}"), runner)
+
+
+def generate(n: int, seed: int = 0, split: Split = "train") -> list[Conversation]:
+    """``n`` synthetic MOSS conversations, the same for the same arguments.
+
+    >>> convs = generate(3, seed=1)
+    >>> len(convs), convs[0].meta_instruction.startswith("You are MOSS")
+    (3, True)
+    """
+    return list(iter_conversations(n, seed, split))

@@ -1,0 +1,279 @@
+"""The synthetic data generator: deterministic, split-disjoint, and consistent with the plugins.
+
+Every check runs the real Calculate, Solve and Search plugins; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from agent.dispatch import Dispatcher
+from agent.protocol import (
+    Exchange,
+    format_results,
+    parse_commands,
+    parse_conversation,
+    render_exchange,
+)
+from finetune.data import read_conversations
+from finetune.synth import (
+    SynthConversation,
+    add_synth_arguments,
+    all_families,
+    builtin_registry,
+    generate,
+    meta_instruction,
+    run_synth,
+)
+from finetune.synth.base import Sample
+from finetune.synth.corpus import documents, entities
+from finetune.synth.entities import pools
+from finetune.synth.evalcases import ASSETS, PER_TOOL, asset_texts
+from finetune.synth.generate import Runner
+from finetune.synth.numfmt import accepted_answers, say
+from finetune.synth.templates_chat import CREATIVE_TOPICS
+from plugins.calculator import evaluate as calculate
+
+N = 160  # conversations per split: every kind of conversation appears several times
+
+
+@pytest.fixture(scope="module")
+def train() -> list[SynthConversation]:
+    return [c for c in generate(N, seed=11, split="train") if isinstance(c, SynthConversation)]
+
+
+@pytest.fixture(scope="module")
+def heldout() -> list[SynthConversation]:
+    return [c for c in generate(N, seed=11, split="heldout") if isinstance(c, SynthConversation)]
+
+
+def rendered(convs: list[SynthConversation]) -> list[str]:
+    return [c.meta_instruction + "".join(render_exchange(e) for e in c.exchanges) for c in convs]
+
+
+def turns(convs: list[SynthConversation]) -> list[tuple[SynthConversation, Sample, Exchange]]:
+    return [(c, s, e) for c in convs for s, e in zip(c.samples, c.exchanges, strict=True)]
+
+
+def template_ids(sample: Sample) -> list[str]:
+    return sample.template.removeprefix("off:").split("+")
+
+
+# -- determinism --------------------------------------------------------------------------------
+
+
+def test_same_seed_same_conversations(train: list[SynthConversation]) -> None:
+    again = generate(N, seed=11, split="train")
+    assert rendered(train) == rendered(again)  # type: ignore[arg-type]
+
+
+def test_other_seed_other_conversations(train: list[SynthConversation]) -> None:
+    other = generate(20, seed=12, split="train")
+    assert rendered(train[:20]) != rendered(other)  # type: ignore[arg-type]
+
+
+def test_a_prefix_is_the_smaller_run(train: list[SynthConversation]) -> None:
+    assert rendered(generate(25, seed=11, split="train")) == rendered(train[:25])  # type: ignore[arg-type]
+
+
+# -- held-out split ------------------------------------------------------------------------------
+
+
+def test_families_have_disjoint_phrasings() -> None:
+    for fam in all_families():
+        assert fam.train and fam.heldout, fam.name
+        shown = {repr(p) for p in fam.train} & {repr(p) for p in fam.heldout}
+        if fam.name not in ("chat.advice", "chat.concept"):  # "{q}": the questions are split
+            assert not shown, f"{fam.name} shares phrasings: {shown}"
+
+
+def test_entity_pools_are_disjoint() -> None:
+    assert not pools("train").strings() & pools("heldout").strings()
+    assert not {e.name for e in entities("train")} & {e.name for e in entities("heldout")}
+    assert not {d.id for d in documents("train")} & {d.id for d in documents("heldout")}
+    assert not set(CREATIVE_TOPICS["train"]) & set(CREATIVE_TOPICS["heldout"])
+
+
+def test_generated_splits_share_no_template_or_entity(
+    train: list[SynthConversation], heldout: list[SynthConversation]
+) -> None:
+    for split, convs in (("train", train), ("heldout", heldout)):
+        for _, sample, _ in turns(convs):
+            assert all(f"/{split}/" in t for t in template_ids(sample)), sample.template
+    train_entities = {e for _, s, _ in turns(train) for e in s.entities}
+    heldout_entities = {e for _, s, _ in turns(heldout) for e in s.entities}
+    assert train_entities and heldout_entities
+    assert not train_entities & heldout_entities
+
+
+# -- every turn is consistent with the protocol and the plugins ----------------------------------
+
+
+def test_every_commands_line_parses_back_to_the_calls(train: list[SynthConversation]) -> None:
+    for _, sample, ex in turns(train):
+        parsed = parse_commands(ex.commands)
+        assert not parsed.errors, ex.commands
+        assert parsed.calls == sample.calls
+        assert parsed.is_none == (not sample.calls)
+
+
+def test_conversations_render_and_parse_back(train: list[SynthConversation]) -> None:
+    for conv, text in zip(train, rendered(train), strict=True):
+        back = parse_conversation(text)
+        assert not back.problems
+        assert back.meta_instruction == conv.meta_instruction
+        assert back.exchanges == conv.exchanges
+
+
+def test_calculate_arguments_evaluate_to_what_thoughts_and_reply_claim(
+    train: list[SynthConversation], heldout: list[SynthConversation]
+) -> None:
+    seen = 0
+    for _, sample, ex in turns(train) + turns(heldout):
+        for call, expected in zip(sample.calls, sample.expected, strict=True):
+            if call.name != "Calculate":
+                continue
+            seen += 1
+            assert isinstance(expected, float)
+            value = float(calculate(call.argument))
+            assert math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9), call
+            assert not re.search(r"\d,\d{3}", call.argument), (
+                "thousands separator in " + call.argument
+            )
+            assert call.argument in sample.thoughts, (call.argument, sample.thoughts)
+            stated = {say(value), say(value, money_places=True), str(round(value)), say(abs(value))}
+            assert any(s in ex.reply for s in stated), (ex.reply, value)
+            assert any(a in accepted_answers(value) or a in stated for a in sample.answers)
+    assert seen > N // 2
+
+
+def test_solve_arguments_carry_every_equation(
+    train: list[SynthConversation], heldout: list[SynthConversation]
+) -> None:
+    systems = 0
+    for _, sample, ex in turns(train) + turns(heldout):
+        for call, expected in zip(sample.calls, sample.expected, strict=True):
+            if call.name != "Solve":
+                continue
+            assert isinstance(expected, dict)
+            assert len(call.argument.split(";")) == len(expected), call
+            assert " " not in call.argument and "\n" not in call.argument
+            assert call.argument in sample.thoughts or all(
+                eq in sample.thoughts for eq in call.argument.split(";")
+            )
+            systems += len(expected) > 1
+            shown = dict(line.split(" = ") for line in ex.results.splitlines()[1:])
+            assert shown.keys() == expected.keys()
+            for name, value in expected.items():
+                assert math.isclose(float(Fraction(shown[name])), value, rel_tol=1e-12)
+    assert systems > 5
+
+
+def test_search_replies_state_a_fact_from_the_snippets(train: list[SynthConversation]) -> None:
+    searched = 0
+    for _, sample, ex in turns(train):
+        for call, expected in zip(sample.calls, sample.expected, strict=True):
+            if call.name == "Search":
+                searched += 1
+                assert isinstance(expected, str)
+                assert expected in ex.results and expected in ex.reply
+    assert searched > 10
+
+
+def test_results_text_is_what_the_dispatcher_produces(train: list[SynthConversation]) -> None:
+    # A fresh dispatcher over the same corpus, independent of the generator's Runner.
+    from plugins import search
+    from plugins.search import Hit, LocalIndex
+
+    index = LocalIndex()
+    index.add_many(Hit(d.id, d.title, d.text) for d in documents("train"))
+    dispatcher = Dispatcher(builtin_registry())
+    search.configure(backend=index)
+    try:
+        for _, _, ex in turns(train):
+            calls = parse_commands(ex.commands).calls
+            assert format_results(dispatcher.run(calls)) == ex.results
+    finally:
+        search.configure()
+
+
+def test_mix_covers_every_kind(train: list[SynthConversation]) -> None:
+    tools = {s.tool for c in train for s in c.samples}
+    assert tools == {"Calculate", "Solve", "Search", None}
+    assert any(len(c.exchanges) > 1 for c in train), "no multi-turn conversation"
+    assert any(s.template.startswith("follow.") for c in train for s in c.samples)
+    assert any(len(s.calls) == 2 for c in train for s in c.samples), "no two-command turn"
+    assert any(c.disabled for c in train)
+
+
+def test_meta_instruction_is_the_short_preset_with_switches(train: list[SynthConversation]) -> None:
+    full = meta_instruction()
+    assert full.startswith("You are MOSS") and full.count("enabled. API") == 3
+    for conv in train:
+        assert conv.meta_instruction == meta_instruction(conv.disabled)
+        for name in conv.disabled:
+            # A switched-off tool is never called, in any turn of that conversation.
+            assert all(call.name != name for s in conv.samples for call in s.calls)
+    off = [c for c in train if c.disabled and not c.samples[0].calls]
+    assert off and all("disabled" in c.samples[0].thoughts for c in off)
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def test_cli_writes_jsonl_that_finetune_data_reads(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    out = tmp_path / "synth.jsonl"
+    corpus = tmp_path / "corpus.jsonl"
+    args = parser.parse_args(
+        ["--n", "12", "--seed", "3", "--out", str(out), "--corpus-out", str(corpus)]
+    )
+    assert run_synth(args) == 0
+    back = read_conversations(out)
+    made = generate(12, seed=3)
+    assert [c.exchanges for c in back] == [c.exchanges for c in made]
+    assert [c.meta_instruction for c in back] == [c.meta_instruction for c in made]
+    assert len(corpus.read_text().splitlines()) == len(documents("train"))
+
+
+def test_eval_assets_are_regenerated_exactly() -> None:
+    texts = asset_texts()
+    for name, text in texts.items():
+        path = ASSETS / name
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path} is stale: run `moss-agent synth --eval-assets finetune/assets`"
+        )
+
+
+def test_eval_cases_cover_every_kind_from_the_heldout_split() -> None:
+    cases = [json.loads(line) for line in (ASSETS / "eval_cases.jsonl").read_text().splitlines()]
+    smoke = [json.loads(line) for line in (ASSETS / "eval_smoke.jsonl").read_text().splitlines()]
+    assert len(cases) >= 160
+    for tool in PER_TOOL:
+        assert sum(c["tool"] == tool for c in cases) >= 40
+        assert sum(c["tool"] == tool for c in smoke) >= 4
+    assert len({c["id"] for c in cases}) == len(cases)
+    assert len({c["query"] for c in cases}) == len(cases)
+    corpus_ids = {d.id for d in documents("heldout")}
+    train_queries = {s.human for c in generate(60, seed=0) for s in c.samples}  # type: ignore[attr-defined]
+    for case in cases:
+        assert case["query"] not in train_queries
+        if case["tool"] == "Search":
+            assert case["doc"] in corpus_ids
+
+
+def test_runner_resets_the_search_plugin() -> None:
+    from plugins import search
+
+    with Runner("heldout") as runner:
+        assert search.get_backend() is runner.index
+    assert search.get_backend() is not runner.index
+    search.configure()
