@@ -37,7 +37,9 @@ def calc(
     answers: Sequence[str] | None = None,
     entities: Sequence[str] = (),
 ) -> Sample:
-    """A one-call Calculate sample."""
+    """A one-call Calculate sample; the answers include the form the reply states."""
+    stated = [t for t in (say(value), say(value, money_places=True)) if t in reply]
+    accepted = [*stated, *(answers if answers is not None else accepted_answers(value))]
     return Sample(
         template=d.template,
         tool="Calculate",
@@ -46,7 +48,7 @@ def calc(
         calls=[Call("Calculate", expr)],
         reply=reply,
         expected=[float(value)],
-        answers=list(dict.fromkeys(answers if answers is not None else accepted_answers(value))),
+        answers=list(dict.fromkeys(accepted)),
         entities=tuple(entities),
     )
 

@@ -1,0 +1,326 @@
+"""The evaluation harness, scored on an Agent whose model is a ScriptedBackend.
+
+The script plays known right and wrong answers, so every metric has an exact expected value.
+The plugins (calculator, solver, local search) are the real ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.backends.scripted import ScriptedBackend
+from agent.errors import BackendError
+from agent.loop import Agent
+from finetune import evaluate as ev
+from finetune.evaluate import Case, Report, evaluate
+
+CORPUS = [
+    {
+        "id": "velar",
+        "title": "Mount Velar",
+        "text": "Mount Velar rises to a height of 4,210 metres.",
+    },
+    {"id": "tarsk", "title": "Tarsk", "text": "Tarsk has a population of 184,500 people."},
+    {"id": "bread", "title": "Baking bread", "text": "Bread needs flour, water, salt and yeast."},
+    {"id": "rye", "title": "Rye bread recipe", "text": "A rye bread recipe uses rye flour."},
+]
+
+
+def phase1(thought: str, commands: str | None) -> str:
+    """What the model writes after ``<|Inner Thoughts|>:`` (no Commands line when None)."""
+    if commands is None:
+        return f" {thought}<eot>"
+    return f" {thought}<eot>\n<|Commands|>: {commands}<eoc>"
+
+
+# (case, phase-1 output, reply)
+SCRIPT: list[tuple[Case, str, str]] = [
+    (  # right tool, right argument, right answer
+        Case("c-right", "What is 4,817 times 63?", "Calculate", value=303471, answer=("303471",)),
+        phase1("I drop the separators: 4817*63.", 'Calculate("4817*63")'),
+        " 4817 × 63 = 303,471.<eom>",
+    ),
+    (  # right tool, dropped operand
+        Case("c-drop", "What is 4,817 times 63?", "Calculate", value=303471, answer=("303471",)),
+        phase1("I calculate.", 'Calculate("4817")'),
+        " It is 4817.<eom>",
+    ),
+    (  # searched a calculation
+        Case(
+            "c-search",
+            "How many seconds are in 3 days?",
+            "Calculate",
+            value=259200,
+            answer=("259200",),
+        ),
+        phase1("I search.", 'Search("seconds in 3 days")'),
+        " I don't know.<eom>",
+    ),
+    (  # the system with other unknown names: still right
+        Case(
+            "s-right",
+            "x + y = 10 and x - y = 4",
+            "Solve",
+            solutions={"x": 7, "y": 3},
+            answer=("7",),
+        ),
+        phase1("Two equations: a+b=10;a-b=4.", 'Solve("a+b=10;a-b=4")'),
+        " a = 7 and b = 3.<eom>",
+    ),
+    (  # only the first equation of the system
+        Case(
+            "s-first",
+            "x + y = 10 and x - y = 4",
+            "Solve",
+            solutions={"x": 7, "y": 3},
+            answer=("7",),
+        ),
+        phase1("One equation.", 'Solve("x+y=10")'),
+        " x = 10 - y.<eom>",
+    ),
+    (  # a good query
+        Case("q-right", "How high is Mount Velar?", "Search", doc="velar", answer=("4,210",)),
+        phase1("A fact about Mount Velar, so I search.", 'Search("Mount Velar height")'),
+        " Mount Velar is 4210 metres high.<eom>",
+    ),
+    (  # a query that misses the document, though the reply happens to be right
+        Case(
+            "q-miss", "How many people live in Tarsk?", "Search", doc="tarsk", answer=("184,500",)
+        ),
+        phase1("I search.", 'Search("bread recipe")'),
+        " Tarsk has 184,500 people.<eom>",
+    ),
+    (  # small talk, no tool: right
+        Case("n-right", "Hi!", None),
+        phase1("A greeting.", "None"),
+        " Hello!<eom>",
+    ),
+    (  # small talk sent to a tool
+        Case("n-false", "I just turned 30!", None),
+        phase1("I calculate.", 'Calculate("30")'),
+        " Happy birthday!<eom>",
+    ),
+    (  # no Commands line at all
+        Case("c-format", "What is 12 squared?", "Calculate", value=144, answer=("144",)),
+        phase1("I should calculate.", None),
+        " I am not sure.<eom>",
+    ),
+]
+CASES = [case for case, _, _ in SCRIPT]
+
+
+def scripted_agent(script: list[tuple[Case, str, str]] = SCRIPT, **kwargs: object) -> Agent:
+    replies = [text for _, p1, reply in script for text in (p1, reply)]
+    return Agent(ScriptedBackend(replies, context_length=4096), preset="short", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return evaluate(scripted_agent, CASES, CORPUS)
+
+
+def by_id(report: Report) -> dict[str, ev.CaseResult]:
+    return {r.id: r for r in report.results}
+
+
+def test_each_case_is_scored_as_scripted(report: Report) -> None:
+    r = by_id(report)
+    assert [r[c].argument_correct for c in ("c-right", "s-right", "q-right", "n-right")] == [
+        True
+    ] * 4
+    assert [
+        r[c].argument_correct for c in ("c-drop", "c-search", "s-first", "q-miss", "n-false")
+    ] == [False] * 5
+    assert r["c-format"].format_valid is False and r["c-format"].called is None
+    assert r["q-miss"].answer_correct is True  # the answer is scored apart from the argument
+    assert r["n-false"].false_tool is True and r["n-right"].false_tool is False
+    assert r["n-right"].answer_correct is None  # nothing to check
+    assert r["c-right"].called == "Calculate" and r["c-right"].argument == "4817*63"
+
+
+def test_overall_metrics_are_exact(report: Report) -> None:
+    m = report.overall
+    assert m["cases"] == 10
+    assert m["format_valid"] == pytest.approx(9 / 10)
+    assert m["tool_accuracy"] == pytest.approx(7 / 10)  # c-search, n-false, c-format wrong
+    assert m["argument_accuracy"] == pytest.approx(4 / 10)
+    assert m["answer_accuracy"] == pytest.approx(4 / 8)  # 8 cases have answers
+    assert m["false_tool_rate"] == pytest.approx(1 / 2)
+    seconds = sorted(r.seconds for r in report.results)
+    assert m["latency_p50_s"] == seconds[4] and m["latency_p95_s"] == seconds[9]
+
+
+def test_metrics_by_tool_are_exact(report: Report) -> None:
+    t = report.by_tool
+    assert list(t) == ["Calculate", "Solve", "Search", "none"]
+    assert t["Calculate"]["cases"] == 4
+    assert t["Calculate"]["format_valid"] == pytest.approx(3 / 4)
+    assert t["Calculate"]["tool_accuracy"] == pytest.approx(2 / 4)
+    assert t["Calculate"]["argument_accuracy"] == pytest.approx(1 / 4)
+    assert t["Calculate"]["answer_accuracy"] == pytest.approx(1 / 4)
+    assert t["Calculate"]["false_tool_rate"] is None
+    assert (t["Solve"]["tool_accuracy"], t["Solve"]["argument_accuracy"]) == (1.0, 0.5)
+    assert t["Solve"]["answer_accuracy"] == 0.5
+    assert (t["Search"]["tool_accuracy"], t["Search"]["argument_accuracy"]) == (1.0, 0.5)
+    assert t["Search"]["answer_accuracy"] == 1.0
+    assert (t["none"]["tool_accuracy"], t["none"]["argument_accuracy"]) == (0.5, 0.5)
+    assert t["none"]["false_tool_rate"] == 0.5 and t["none"]["answer_accuracy"] is None
+
+
+def test_table_and_json(report: Report) -> None:
+    table = report.table()
+    assert table.splitlines()[0].split() == [
+        "metric",
+        "all",
+        "Calculate",
+        "Solve",
+        "Search",
+        "none",
+    ]
+    assert "argument_accuracy" in table and "0.400" in table
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["metrics"]["tool_accuracy"] == pytest.approx(0.7)
+    case = data["cases"][0]
+    assert case["id"] == "c-right" and 'Calculate("4817*63")' in case["transcript"]
+    assert case["turn"]["results_text"] == "Calculate(\"4817*63\") => '303471'"
+
+
+def test_search_arguments_unscored_without_a_corpus() -> None:
+    script = [s for s in SCRIPT if s[0].tool == "Search"]
+    report = evaluate(lambda: scripted_agent(script), [c for c, _, _ in script])
+    assert [r.argument_correct for r in report.results] == [None, None]
+    assert report.overall["argument_accuracy"] is None
+
+
+def test_no_tools_disables_every_plugin() -> None:
+    script = SCRIPT[:1]
+    report = evaluate(lambda: scripted_agent(script), [script[0][0]], CORPUS, no_tools=True)
+    result = report.results[0]
+    assert "- Calculator: disabled." in report.meta_instruction
+    assert "enabled. API" not in report.meta_instruction
+    assert result.turn["commands"][0]["refused"] is True
+    assert "No result." in result.turn["results_text"]
+    assert "(all tools disabled" in report.table()
+
+
+def test_no_tools_rewrites_a_fixed_meta_instruction() -> None:
+    script = SCRIPT[:1]
+    fixed = "You are MOSS.\n- Calculator: enabled. API: Calculate(expression)\n"
+    report = evaluate(
+        lambda: scripted_agent(script, meta_instruction=fixed), [script[0][0]], no_tools=True
+    )
+    assert "enabled. API" not in report.meta_instruction
+
+
+def test_a_failing_backend_scores_zero_and_goes_on() -> None:
+    case = CASES[0]
+    items: list[str | BaseException] = [
+        BackendError("server died"),
+        phase1("x", 'Calculate("4817*63")'),
+        " 303471.<eom>",
+    ]
+    agent = Agent(ScriptedBackend(items), preset="short")
+    report = evaluate(lambda: agent, [case, case])
+    first, second = report.results
+    assert first.error and "server died" in first.error and first.tool_correct is False
+    assert second.error is None and second.argument_correct is True
+    assert report.overall["tool_accuracy"] == 0.5
+
+
+def test_answer_matching() -> None:
+    assert ev.contains_answer("The height is 8,849 metres.", ["8849"])
+    assert ev.contains_answer("It costs $2,013.", ["$2,013"])
+    assert ev.contains_answer("PARIS it is", ["Paris"])
+    assert not ev.contains_answer("About 18.5", ["8"])
+    assert not ev.contains_answer("It was 1,8890", ["1889"])
+    assert ev.contains_answer("x = -3.", ["-3"])
+
+
+def test_cases_file_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"id": "a", "query": "6*7?", "tool": "Calculate", "value": 42, "answer": ["42"]}\n'
+        '{"id": "b", "query": "hi", "tool": null, "answer": []}\n'
+    )
+    cases = ev.read_cases(path)
+    assert cases[0].value == 42.0 and cases[1].tool is None
+    path.write_text('{"id": "a", "query": "x", "tool": "Solve"}\n')
+    with pytest.raises(ev.ConversationError, match='needs "solutions"'):
+        ev.read_cases(path)
+
+
+def test_cli_prints_the_table_and_writes_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("".join(json.dumps(_case_json(c)) + "\n" for c in CASES))
+    (tmp_path / "eval_corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+    # Only the model is replaced: run_eval would otherwise load the embedded model.
+    monkeypatch.setattr(ev, "_factory", lambda args: scripted_agent)
+    parser = argparse.ArgumentParser()
+    ev.add_eval_arguments(parser)
+    out = tmp_path / "report.json"
+    args = parser.parse_args(["--cases", str(cases), "--json", str(out)])
+    args.cases = str(cases.with_name("eval_cases.jsonl"))
+    cases.rename(args.cases)  # the corpus next to it is found by its name
+    assert ev.run_eval(args) == 0
+    printed = capsys.readouterr().out
+    assert "argument_accuracy" in printed and "0.400" in printed
+    assert json.loads(out.read_text())["metrics"]["argument_accuracy"] == pytest.approx(0.4)
+
+
+def _case_json(case: Case) -> dict[str, object]:
+    data: dict[str, object] = {"id": case.id, "query": case.query, "tool": case.tool}
+    if case.value is not None:
+        data["value"] = case.value
+    if case.solutions is not None:
+        data["solutions"] = case.solutions
+    if case.doc is not None:
+        data["doc"] = case.doc
+    data["answer"] = list(case.answer)
+    return data
+
+
+def test_the_correct_turn_scores_full_marks_on_every_heldout_case() -> None:
+    """An oracle plays the generator's own correct turn for each shipped case: every case is
+    scorable, and the shipped corpus answers every Search case."""
+    from finetune.synth.evalcases import ASSETS, eval_samples
+
+    pairs = eval_samples()
+    script: list[tuple[Case, str, str]] = []
+    for case_json, sample in pairs:
+        commands = ", ".join(c.render() for c in sample.calls) or "None"
+        script.append(
+            (Case.from_dict(case_json), phase1(sample.thoughts, commands), f" {sample.reply}<eom>")
+        )
+    corpus = ev.read_corpus(ASSETS / "eval_corpus.jsonl")
+    shipped = ev.read_cases(ASSETS / "eval_cases.jsonl")
+    assert [c.id for c in shipped] == [c.id for c, _, _ in script]
+    report = evaluate(lambda: scripted_agent(script), shipped, corpus)
+    wrong = [(r.id, r.called, r.argument, r.reply) for r in report.results if not (
+        r.format_valid and r.tool_correct and r.argument_correct and r.answer_correct is not False
+    )]  # fmt: skip
+    assert not wrong
+    assert report.overall["false_tool_rate"] == 0.0
+
+
+@pytest.mark.slow
+def test_default_model_on_the_smoke_cases() -> None:
+    """The shipped adapter on the smoke cases. The floors sit well below what feasibility runs
+    measured (about 90% right tool choice), so only a real regression fails this."""
+    from agent.shipped import default_adapter
+
+    if default_adapter() is None:
+        pytest.skip("no default adapter is installed (`make adapter` trains one)")
+    from finetune.synth.evalcases import ASSETS
+
+    cases = ev.read_cases(ASSETS / "eval_smoke.jsonl")
+    corpus = ev.read_corpus(ASSETS / "eval_corpus.jsonl")
+    report = evaluate(Agent.default, cases, corpus)
+    print(report.table())
+    assert (report.overall["format_valid"] or 0.0) >= 0.8
+    assert (report.overall["tool_accuracy"] or 0.0) >= 0.6
