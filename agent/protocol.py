@@ -113,7 +113,7 @@ def build_meta_instruction(
     """Render the system text that precedes the conversation.
 
     ``moss`` lists MOSS's six labels in MOSS's order (unbacked ones ``disabled.``) and then any
-    other capability; ``short`` lists only the given capabilities.
+    other capability; ``short`` lists only the given capabilities, MOSS's labels first.
 
     >>> build_meta_instruction([Capability("Calculator", "Calculate(expression)")], "short")[-40:]
     'nabled.\\n- Calculator: enabled. API: Calculate(expression)\\n'
@@ -123,12 +123,15 @@ def build_meta_instruction(
         raise ValueError(f"Unknown meta-instruction preset {preset!r}: use 'moss' or 'short'.")
     text = head if head is not None else MOSS_HEAD if preset == "moss" else SHORT_HEAD
     text += CAPABILITIES_TITLE + Capability("Inner thoughts").line()
-    if preset == "moss":
-        by_label = {c.label: c for c in caps}
-        for label in MOSS_LABELS:
+    by_label = {c.label: c for c in caps}
+    for label in MOSS_LABELS:
+        # MOSS's labels always come first and in MOSS's order, so the text never depends on
+        # the order in which plugin modules happened to be imported.
+        if preset == "moss":
             text += by_label.get(label, Capability(label, enabled=False)).line()
-        caps = [c for c in caps if c.label not in MOSS_LABELS]
-    return text + "".join(c.line() for c in caps)
+        elif label in by_label:
+            text += by_label[label].line()
+    return text + "".join(c.line() for c in caps if c.label not in MOSS_LABELS)
 
 
 MOSS_META_INSTRUCTION = build_meta_instruction(
