@@ -40,6 +40,7 @@ from finetune.synth import (
 from finetune.synth.base import Family, Sample, Split, SynthError, Tool, choose_family
 from finetune.synth.corpus import documents
 from finetune.synth.entities import pools
+from finetune.synth.templates_search import ASK_BY_ATTR
 from plugins.registry import Registry, discover, installed
 
 TOOLS: tuple[Tool, ...] = ("Calculate", "Solve", "Search")
@@ -61,7 +62,7 @@ MIX: dict[str, float] = {
     "pair": 0.06,
 }
 # What a switched-off tool is called in thoughts and replies.
-_OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search"}
+_OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
 _ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this many
 
 
@@ -228,8 +229,11 @@ def switched_off(sample: Sample) -> Sample:
         reply = f"My calculator is switched off, so I can't compute {arg} exactly right now."
     elif sample.tool == "Solve":
         reply = f"The equation solver is switched off, so I can't solve {arg} for you right now."
+    elif "attr" in sample.info:
+        what = ASK_BY_ATTR[sample.info["attr"]].what.format(ref=sample.info["entity"].ref)
+        reply = f"Search is switched off, so I can't look up {what} right now."
     else:
-        reply = f"Search is switched off, so I can't look that up right now ({arg})."
+        reply = "Search is switched off, so I can't look that up right now."
     return Sample(
         template=f"off:{sample.template}",
         tool=None,

@@ -1011,6 +1011,74 @@ def rate(d: Draw) -> Sample:
     )
 
 
+# "How many people..." and "How high..." can be calculations too: the numbers are all in the
+# question. These contrast with the Search questions that use the same words about a named thing.
+@family(
+    "calc.groups",
+    "Calculate",
+    train=[
+        ("{n} buses each carry {k} people. How many people is that in total?", "*"),
+        ("A theatre has {n} rows of {k} seats. How many people can it hold?", "*"),
+        ("How many eggs are in {n} dozen?", "dozen"),
+        ("{total} people are split into teams of {k}. How many teams are there?", "/"),
+        ("A school has {n} classes of {k} pupils. How many pupils is that?", "*"),
+        ("How many people live in {n} houses if each house has {k} people?", "*"),
+    ],
+    heldout=[
+        ("A stadium has {n} sections with {k} seats each. How many people fit?", "*"),
+        ("{total} guests sit at tables of {k}. How many tables are needed, exactly?", "/"),
+        ("How many eggs are in {n} boxes of a dozen?", "dozen"),
+    ],
+    weight=1.0,
+)
+def groups(d: Draw) -> Sample:
+    op = d.phrasing[1]
+    n, k = small(d.rng, 3, 60), small(d.rng, 4, 60)
+    total = n * k
+    if op == "*":
+        expr, value = f"{n}*{k}", n * k
+        thought = f"The question gives every number: {n} groups of {k} is {expr}."
+    elif op == "dozen":
+        expr, value = f"{n}*12", n * 12
+        thought = f"A dozen is 12, so {expr}."
+    else:
+        expr, value = f"{total}/{k}", total / k
+        thought = f"The question gives every number: {total} divided into groups of {k} is {expr}."
+    reply = f"That makes {say(value)}."
+    return calc(d, d.text(n=n, k=k, total=total), thought, expr, value, reply)
+
+
+@family(
+    "calc.pythagoras",
+    "Calculate",
+    train=[
+        ("A {c} m ladder leans against a wall with its foot {a} m from the wall. How high does it reach?", "leg"),
+        ("A right triangle has legs of {a} cm and {b} cm. How long is the hypotenuse?", "hyp"),
+        ("How long is the diagonal of a {a} m by {b} m rectangle?", "hyp"),
+        ("A kite string is {c} m long and the kite is {a} m away horizontally. How high is the kite?", "leg"),
+    ],
+    heldout=[
+        ("A TV screen is {a} inches wide and {b} inches tall. How long is its diagonal?", "hyp"),
+        ("A ramp is {c} m long and covers {a} m along the ground. How high does it rise?", "leg"),
+    ],
+    weight=0.8,
+)  # fmt: skip
+def pythagoras(d: Draw) -> Sample:
+    kind = d.phrasing[1]
+    a, b = small(d.rng, 2, 30), small(d.rng, 2, 30)
+    if kind == "leg":
+        c = a + small(d.rng, 1, 25)
+        expr, value = f"sqrt({c}^2-{a}^2)", math.sqrt(c * c - a * a)
+        thought = f"By Pythagoras the height is sqrt({c}^2-{a}^2)."
+        reply = f"It reaches about {say(value)} m high."
+    else:
+        c = 0
+        expr, value = f"sqrt({a}^2+{b}^2)", math.sqrt(a * a + b * b)
+        thought = f"By Pythagoras the long side is sqrt({a}^2+{b}^2)."
+        reply = f"It is about {say(value)} long."
+    return calc(d, d.text(a=a, b=b, c=c), thought, expr, value, reply)
+
+
 FAMILIES: list[Family] = [
     mul,
     add,
@@ -1035,4 +1103,6 @@ FAMILIES: list[Family] = [
     time_units,
     growth,
     rate,
+    groups,
+    pythagoras,
 ]

@@ -172,7 +172,7 @@ _COMPARE = {"height": "higher", "population": "bigger", "length": "longer", "emp
         "Is {a} {more} than {b}?",
     ],
     heldout=["Between {a} and {b}, which is {more}?"],
-    weight=1.5,
+    weight=4.0,
 )
 def compare(d: Draw) -> Sample:
     attr = d.pick(list(_COMPARE))

@@ -115,7 +115,7 @@ def _one_equation(rng: random.Random, v: str) -> tuple[str, Fraction]:
         c = rng.randint(1, a - 1) if a > 2 else 1
         d = (a - c) * s - b
         cv = v if c == 1 else (f"{c}*{v}" if star else f"{c}{v}")
-        right = f"{cv} + {d}" if d >= 0 else f"{cv} - {-d}"
+        right = cv if d == 0 else f"{cv} + {d}" if d > 0 else f"{cv} - {-d}"
         return f"{av} - {b} = {right}", Fraction(s)
     if shape == 2:  # a(v + b) = c
         sb = f"{v} + {b}" if rng.random() < 0.5 else f"{v} - {b}"
@@ -126,7 +126,7 @@ def _one_equation(rng: random.Random, v: str) -> tuple[str, Fraction]:
         if c == a:
             c += 1
         e = a * (s - b) - c * (s + dd)
-        tail = f" + {e}" if e >= 0 else f" - {-e}"
+        tail = "" if e == 0 else f" + {e}" if e > 0 else f" - {-e}"
         return f"{a}({v} - {b}) = {c}({v} + {dd}){tail}", Fraction(s)
     if shape == 4:  # v/a + b = c
         s = a * rng.randint(-5, 15)
@@ -136,7 +136,7 @@ def _one_equation(rng: random.Random, v: str) -> tuple[str, Fraction]:
         c = a + 1
     d = (a - c) * s + b
     cv = f"{c}*{v}" if star else f"{c}{v}"
-    right = f"{cv} + {d}" if d >= 0 else f"{cv} - {-d}"
+    right = cv if d == 0 else f"{cv} + {d}" if d > 0 else f"{cv} - {-d}"
     return f"{av} + {b} = {right}", Fraction(s)
 
 
