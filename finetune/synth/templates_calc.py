@@ -1035,6 +1035,7 @@ def groups(d: Draw) -> Sample:
     op = d.phrasing[1]
     n, k = small(d.rng, 3, 60), small(d.rng, 4, 60)
     total = n * k
+    value: float
     if op == "*":
         expr, value = f"{n}*{k}", n * k
         thought = f"The question gives every number: {n} groups of {k} is {expr}."
