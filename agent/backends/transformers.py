@@ -1,0 +1,442 @@
+"""A local Hugging Face ``transformers`` model as a Backend, reusing its KV cache between calls.
+
+The Agent passes the whole conversation as the prompt on every call. This backend keeps the
+attention cache of the previous call and the token ids it covers; a new prompt is tokenized,
+compared with those ids, the cache is cut back to the longest common prefix and only the rest is
+encoded. Phase 2 of a turn (phase-1 prompt + generated text + Results) and the next turn therefore
+encode just the new tokens::
+
+    backend = TransformersBackend.from_pretrained(default_model_path())
+    first = run_stream(backend.stream(prompt, stop=["<eoc>"], max_new_tokens=64))
+    again = run_stream(backend.stream(prompt + first.text + "<eoc>\\n<|Results|>:...", ...))
+    again.prefill_tokens   # only the tokens after the first call's prompt and output
+
+Decoding is a hand-written loop (not ``model.generate``) so the cache stays under our control.
+Greedy by default; set ``temperature`` (and ``top_p``) on the instance to sample.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.backends.base import Generation, StopMatcher, TextStream
+from agent.errors import BackendError, ModelNotAvailableError
+
+if TYPE_CHECKING:
+    import torch
+
+
+class TransformersBackend:
+    """Streams completions from a causal LM, reusing the KV cache across calls.
+
+    >>> backend = TransformersBackend.from_pretrained("path/to/model")  # doctest: +SKIP
+    >>> run_stream(backend.stream("<|Human|>: hi<eoh>\\n<|Inner Thoughts|>:",
+    ...                           stop=["<eot>"], max_new_tokens=32)).text  # doctest: +SKIP
+    ' The user greets me.'
+
+    ``reuse_cache=False`` encodes every prompt from scratch (for comparisons); ``reset()`` drops
+    the cache once.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "transformers",
+        device: str = "auto",
+        dtype: Any = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        reuse_cache: bool = True,
+        add_special_tokens: bool = True,
+    ) -> None:
+        import torch
+
+        self.name = name
+        self.device = torch.device(_pick_device(device))
+        self.dtype = dtype if dtype is not None else _default_dtype(self.device)
+        try:
+            self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        except (RuntimeError, ValueError) as error:
+            raise BackendError(
+                f"could not move the model to {self.device} as {self.dtype} ({error}); "
+                "pass device='cpu' or another dtype"
+            ) from error
+        self.tokenizer = tokenizer
+        self.temperature = temperature
+        self.top_p = top_p
+        self.reuse_cache = reuse_cache
+        self.add_special_tokens = add_special_tokens
+        config = model.config
+        self.context_length: int = int(getattr(config, "max_position_embeddings", 0) or 2048)
+        # Token ids that end generation like a stop string; an empty set decodes to the limit.
+        self.eos_token_ids: frozenset[int] = _eos_ids(model, tokenizer)
+        self._generator = torch.Generator(device=self.device)
+        if seed is not None:
+            self._generator.manual_seed(seed)
+        accepted = _forward_parameters(model)
+        self._keep_last_logits = "logits_to_keep" in accepted
+        # transformers 5.x renamed past_key_values to cache; older releases only know the former.
+        self._cache_kwarg = "cache" if "cache" in accepted else "past_key_values"
+        # The KV cache and exactly the token ids whose keys and values it holds.
+        self._cache: Any = None
+        self._cached_ids: list[int] = []
+        self._lock = threading.Lock()
+        self._owner: int | None = None  # thread id of the stream holding the lock
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_id: str | os.PathLike[str] | None = None,
+        adapter: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        dtype: Any = None,
+        *,
+        trust_remote_code: bool = False,
+        **kw: Any,
+    ) -> TransformersBackend:
+        """Load a model folder or hub id (default: the embedded SmolLM2), optionally with LoRA.
+
+        ``adapter`` is a PEFT adapter folder; its tokenizer is used when it saved one. ``dtype``
+        is a ``torch.dtype`` or its name ("bfloat16"); None picks float32 on CPU, bfloat16 on
+        GPU. Extra keyword arguments go to ``TransformersBackend`` (``temperature``, ``name``).
+
+        >>> TransformersBackend.from_pretrained(adapter="finetune/adapters/moss")  # doctest: +SKIP
+        """
+        from agent.models import resolve_model
+
+        source = resolve_model(path_or_id)
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as error:
+            raise ModelNotAvailableError(
+                f"the transformers backend needs torch and transformers ({error}); "
+                "run: pip install torch transformers"
+            ) from error
+        tokenizer_source = source
+        if adapter is not None and any(
+            (Path(adapter) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")
+        ):
+            tokenizer_source = str(adapter)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                tokenizer_source, trust_remote_code=trust_remote_code
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=dtype or "auto", trust_remote_code=trust_remote_code
+            )
+        except (OSError, ValueError) as error:
+            raise ModelNotAvailableError(
+                f"could not load the model {source!r} ({error}). Pass a folder holding "
+                "config.json, the weights and the tokenizer, or leave it unset for the default."
+            ) from error
+        name = f"transformers:{Path(source).name}"
+        if adapter is not None:
+            model = _load_adapter(model, adapter)
+            name += f"+{Path(adapter).name}"
+        kw.setdefault("name", name)
+        return cls(model, tokenizer, device=device, dtype=_torch_dtype(dtype), **kw)
+
+    # -- Backend protocol ---------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes as (part of) a prompt.
+
+        >>> backend.count_tokens("<|Human|>: hi")  # doctest: +SKIP
+        7
+        """
+        return len(self._encode(text))
+
+    def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream:
+        """Generate after ``prompt`` until a stop string, an end-of-text token or the limit.
+
+        Yields text pieces (never part of a stop string) and returns the ``Generation``.
+        """
+        me = threading.get_ident()
+        if self._owner == me:
+            raise BackendError(
+                "a previous stream of this backend is still open in this thread; drain it or "
+                "call its close() before starting another"
+            )
+        with self._lock:
+            self._owner = me
+            try:
+                result = yield from self._stream(prompt, stop, max_new_tokens)
+            except BackendError:
+                self.reset()
+                raise
+            except (RuntimeError, ValueError, IndexError) as error:
+                # The cache may hold half an update: forget it so the next call starts clean.
+                self.reset()
+                raise BackendError(
+                    f"{self.name} failed while generating ({type(error).__name__}: {error}); "
+                    "try a shorter prompt or max_new_tokens, or device='cpu'"
+                ) from error
+            finally:
+                self._owner = None
+        return result
+
+    def reset(self) -> None:
+        """Forget the KV cache; the next call encodes its whole prompt."""
+        self._cache = None
+        self._cached_ids = []
+
+    @property
+    def cached_ids(self) -> tuple[int, ...]:
+        """The token ids the KV cache covers now: the last prompt and all but the last new token.
+
+        The last generated token was sampled but never run through the model, so it is not in
+        the cache; the next call encodes it again if its prompt continues with it.
+        """
+        return tuple(self._cached_ids)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _encode(self, text: str) -> list[int]:
+        ids: list[int] = self.tokenizer(text, add_special_tokens=self.add_special_tokens)[
+            "input_ids"
+        ]
+        return ids
+
+    def _stream(self, prompt: str, stop: Sequence[str], max_new_tokens: int) -> TextStream:
+        import torch
+
+        ids = self._encode(prompt)
+        if not ids:
+            raise BackendError("the prompt is empty after tokenization; pass some text")
+        if len(ids) + max_new_tokens > self.context_length:
+            raise BackendError(
+                f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+                f"context length of {self.name} ({self.context_length}); shorten the history "
+                "or lower max_new_tokens"
+            )
+        matcher = StopMatcher(stop)
+        detok = _IncrementalDecoder(self.tokenizer)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            reused = self._prepare_cache(ids)
+            logits = self._forward(ids[reused:])
+            prefill_seconds = time.perf_counter() - started
+            decode_started = time.perf_counter()
+            completion = 0
+            eos: str | None = None
+            while completion < max_new_tokens:
+                token = self._pick(logits)
+                completion += 1
+                if token in self.eos_token_ids:
+                    eos = self.tokenizer.decode([token])
+                    break
+                piece = matcher.feed(detok.push(token))
+                if piece:
+                    yield piece
+                if matcher.done:
+                    break
+                if completion < max_new_tokens:
+                    logits = self._forward([token])
+            if not matcher.done:
+                # Release what was held back: an incomplete character, a would-be stop string.
+                tail = matcher.feed(detok.flush())
+                tail += "" if matcher.done else matcher.flush()
+                if tail:
+                    yield tail
+                # An end-of-text token ends generation like a stop string; report it as one.
+                matcher.stop = matcher.stop or eos
+        return Generation(
+            text=matcher.text,
+            stop=matcher.stop,
+            prompt_tokens=len(ids),
+            prefill_tokens=len(ids) - reused,
+            completion_tokens=completion,
+            prefill_seconds=prefill_seconds,
+            decode_seconds=time.perf_counter() - decode_started,
+        )
+
+    def _prepare_cache(self, ids: list[int]) -> int:
+        """Cut the cache back to its common prefix with ``ids``; return how many ids it keeps.
+
+        At least the last prompt token is always encoded again: its logits pick the first token.
+        """
+        keep = 0
+        if self._cache is not None and self._cache.get_seq_length() != len(self._cached_ids):
+            self._cache = None  # an interrupted forward left it out of step with our ids
+        if self.reuse_cache and self._cache is not None:
+            limit = min(len(ids) - 1, len(self._cached_ids))
+            while keep < limit and ids[keep] == self._cached_ids[keep]:
+                keep += 1
+        if keep == 0:
+            self._cache = self._new_cache()
+            self._cached_ids = []
+            return 0
+        drop = len(self._cached_ids) - keep
+        if drop:
+            try:
+                self._cache.crop(-drop)  # a negative count removes that many (all versions)
+            except (RuntimeError, ValueError, AttributeError):
+                # Caches that cannot be rolled back (e.g. past a sliding window): start over.
+                self._cache = self._new_cache()
+                self._cached_ids = []
+                return 0
+            del self._cached_ids[keep:]
+        return keep
+
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        try:
+            return DynamicCache(config=self.model.config)
+        except TypeError:  # transformers < 4.56 takes no config
+            return DynamicCache()
+
+    def _forward(self, new_ids: list[int]) -> torch.Tensor:
+        """Run ``new_ids`` through the model on top of the cache; return the last logits."""
+        import torch
+
+        inputs = torch.tensor([new_ids], dtype=torch.long, device=self.device)
+        kwargs: dict[str, Any] = {self._cache_kwarg: self._cache, "use_cache": True}
+        if self._keep_last_logits:
+            kwargs["logits_to_keep"] = 1  # skip the vocabulary projection of all but the last
+        out = self.model(input_ids=inputs, **kwargs)
+        for field in ("cache", "past_key_values"):  # (a Cache may be falsy: no `or` here)
+            returned = getattr(out, field, None)
+            if returned is not None:
+                self._cache = returned
+                break
+        self._cached_ids.extend(new_ids)
+        logits: torch.Tensor = out.logits[0, -1].float()
+        return logits
+
+    def _pick(self, logits: torch.Tensor) -> int:
+        """Greedy when temperature is 0, else temperature + nucleus (top-p) sampling.
+
+        Sampling inverts the cumulative distribution with one uniform draw; the nucleus comes
+        from growing ``topk`` calls, because sorting the whole vocabulary (and
+        ``torch.multinomial``) costs more than the forward pass of a small model on a CPU.
+        """
+        import torch
+
+        if self.temperature <= 0:
+            return int(torch.argmax(logits).item())
+        probs = torch.softmax(logits / self.temperature, dim=-1)
+        order: torch.Tensor | None = None
+        if self.top_p < 1.0:
+            k = 64
+            while True:
+                k = min(k, probs.numel())
+                top, order = torch.topk(probs, k)  # descending
+                mass = torch.cumsum(top, dim=0)
+                if k == probs.numel() or float(mass[-1]) >= self.top_p:
+                    break
+                k *= 4
+            # Keep each token whose higher-ranked tokens hold less than top_p of the mass.
+            keep = max(1, int(((mass - top) < self.top_p).sum()))
+            probs, order = top[:keep], order[:keep]
+        cumulative = torch.cumsum(probs, dim=0)
+        draw = torch.rand(1, generator=self._generator, device=probs.device) * cumulative[-1]
+        index = int(torch.searchsorted(cumulative, draw, right=True).clamp(max=probs.numel() - 1))
+        return int(order[index]) if order is not None else index
+
+
+class _IncrementalDecoder:
+    """Turns token ids into text pieces, never splitting a multi-byte character.
+
+    Decodes a short window of recent ids with and without the newest one and emits the
+    difference; while the window ends in an incomplete UTF-8 sequence (decoded as U+FFFD) it
+    waits for more ids. Decoding with a little left context keeps tokenizers that drop a leading
+    space on the first token (SentencePiece) correct.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tok = tokenizer
+        self._ids: list[int] = []
+        self._prefix = 0  # start of the context window
+        self._read = 0  # ids before this index have been emitted
+
+    def push(self, token: int) -> str:
+        self._ids.append(token)
+        return self._emit(final=False)
+
+    def flush(self) -> str:
+        return self._emit(final=True)
+
+    def _emit(self, *, final: bool) -> str:
+        done = self._decode(self._ids[self._prefix : self._read])
+        text = self._decode(self._ids[self._prefix :])
+        if len(text) <= len(done) or (text.endswith("\ufffd") and not final):
+            return ""
+        self._prefix, self._read = self._read, len(self._ids)
+        return text[len(done) :]
+
+    def _decode(self, ids: list[int]) -> str:
+        text: str = self._tok.decode(ids, skip_special_tokens=False)
+        return text
+
+
+def _torch_dtype(dtype: Any) -> Any:
+    """``"bfloat16"`` -> ``torch.bfloat16``; None and torch dtypes pass through."""
+    if not isinstance(dtype, str) or dtype == "auto":
+        return None if dtype == "auto" else dtype
+    import torch
+
+    value = getattr(torch, dtype, None)
+    if not isinstance(value, torch.dtype):
+        raise BackendError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+    return value
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _default_dtype(device: torch.device) -> torch.dtype:
+    """float32 on CPU (bfloat16 matmuls are slow there); bfloat16 on GPUs that support it."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """End-of-text ids from the generation config and the tokenizer."""
+    found: set[int] = set()
+    config = getattr(model, "generation_config", None)
+    for value in (getattr(config, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)):
+        if isinstance(value, int):
+            found.add(value)
+        elif isinstance(value, (list, tuple)):
+            found.update(int(v) for v in value)
+    return frozenset(found)
+
+
+def _forward_parameters(model: Any) -> set[str]:
+    """Keyword arguments the underlying model's forward accepts (unwrapping PEFT)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return set(inspect.signature(base.forward).parameters)
+
+
+def _load_adapter(model: Any, adapter: str | os.PathLike[str]) -> Any:
+    try:
+        from peft import PeftModel
+    except ImportError as error:
+        raise ModelNotAvailableError(
+            f"loading a LoRA adapter needs peft ({error}); run: pip install peft"
+        ) from error
+    try:
+        return PeftModel.from_pretrained(model, str(adapter))
+    except (OSError, ValueError) as error:
+        raise ModelNotAvailableError(
+            f"could not load the adapter {str(adapter)!r} ({error}); pass a folder written by "
+            "PeftModel.save_pretrained (adapter_config.json + adapter weights)"
+        ) from error

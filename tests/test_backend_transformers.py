@@ -1,0 +1,355 @@
+"""TransformersBackend on real models: a tiny random Llama with the default model's tokenizer for
+the decoding and KV-cache logic, and the real SmolLM2 default model in one slow test.
+
+Reference outputs come from ``model.generate`` (greedy), an implementation independent of ours.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from agent.backends.base import Backend, Generation, run_stream  # noqa: E402
+from agent.backends.transformers import TransformersBackend, _IncrementalDecoder  # noqa: E402
+from agent.errors import BackendError, ModelNotAvailableError  # noqa: E402
+
+PROMPT = "<|Human|>: What is 4/7?<eoh>\n<|Inner Thoughts|>:"
+THOUGHTS = ' I should calculate this.<eot>\n<|Commands|>: Calculate("4/7")<eoc>\n'
+RESULTS = "<|Results|>:\nCalculate(\"4/7\") => '0.5714285714285714'\n<eor>\n<|MOSS|>:"
+
+
+@pytest.fixture(scope="module")
+def default_path() -> Path:
+    from agent.models import default_model_path
+
+    try:
+        return default_model_path()
+    except ModelNotAvailableError as error:
+        pytest.skip(f"the default model is not available: {error}")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(default_path: Path) -> Any:
+    return transformers.AutoTokenizer.from_pretrained(default_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tokenizer: Any) -> Any:
+    """A 2-layer random Llama over the real 49k vocabulary (fast, deterministic)."""
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture
+def backend(tiny_model: Any, tokenizer: Any) -> TransformersBackend:
+    return TransformersBackend(tiny_model, tokenizer, name="tiny", device="cpu")
+
+
+def encode(tokenizer: Any, text: str) -> list[int]:
+    ids: list[int] = tokenizer(text)["input_ids"]
+    return ids
+
+
+def reference(model: Any, tokenizer: Any, prompt: str, n: int) -> list[int]:
+    """Greedy continuation ids from transformers' own ``generate`` (no EOS stopping)."""
+    ids = torch.tensor([encode(tokenizer, prompt)])
+    out = model.generate(
+        ids, max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=0, min_new_tokens=n
+    )
+    return [int(t) for t in out[0, ids.shape[1] :]]
+
+
+def collect(backend: TransformersBackend, prompt: str, **kw: Any) -> tuple[list[str], Generation]:
+    pieces: list[str] = []
+    kw.setdefault("stop", [])
+    kw.setdefault("max_new_tokens", 24)
+    return pieces, run_stream(backend.stream(prompt, **kw), pieces.append)
+
+
+def common_prefix(a: list[int] | tuple[int, ...], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+# -- decoding -----------------------------------------------------------------------------------
+
+
+def test_is_a_backend(backend: TransformersBackend) -> None:
+    assert isinstance(backend, Backend)
+    assert backend.context_length == 512
+
+
+def test_greedy_output_matches_transformers_generate(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    expected = tokenizer.decode(reference(tiny_model, tokenizer, PROMPT, 24))
+    pieces, gen = collect(backend, PROMPT, max_new_tokens=24)
+    assert gen.text == expected
+    assert "".join(pieces) == gen.text
+    assert gen.stop is None and gen.completion_tokens == 24
+    assert gen.prompt_tokens == gen.prefill_tokens == backend.count_tokens(PROMPT)
+
+
+def test_stop_string_cuts_the_text_and_is_never_streamed(backend: TransformersBackend) -> None:
+    _, full = collect(backend, PROMPT, max_new_tokens=30)
+    stop = full.text[len(full.text) // 2 :][:3]  # some text from the middle of the output
+    backend.reset()
+    pieces, gen = collect(backend, PROMPT, stop=["never-appears", stop], max_new_tokens=30)
+    assert gen.stop == stop
+    assert gen.text == full.text[: full.text.index(stop)]
+    assert "".join(pieces) == gen.text
+    assert all(stop not in piece for piece in pieces)
+    assert gen.completion_tokens < 30
+
+
+def test_end_of_text_token_ends_generation(tiny_model: Any, tokenizer: Any) -> None:
+    ids = reference(tiny_model, tokenizer, PROMPT, 12)
+    k = next(i for i in range(2, len(ids)) if ids[i] not in ids[:i])  # first fresh token
+    tiny_model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids[k]]
+    try:
+        backend = TransformersBackend(tiny_model, tokenizer, device="cpu")
+        pieces, gen = collect(backend, PROMPT, max_new_tokens=12)
+    finally:
+        tiny_model.generation_config.eos_token_id = tokenizer.eos_token_id
+    assert gen.text == tokenizer.decode(ids[:k]) == "".join(pieces)
+    assert gen.stop == tokenizer.decode([ids[k]])
+    assert gen.completion_tokens == k + 1
+
+
+@pytest.mark.parametrize("text", ["héllo 你好 🤖 ok", "ÅÄÖ → ∑ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", " x\n\ty  "])
+def test_incremental_decoding_never_splits_a_character(tokenizer: Any, text: str) -> None:
+    decoder = _IncrementalDecoder(tokenizer)
+    pieces = [decoder.push(t) for t in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    pieces.append(decoder.flush())
+    assert "".join(pieces) == text
+    assert not any("\ufffd" in p for p in pieces)
+
+
+def test_sampling_is_reproducible_with_a_seed(tiny_model: Any, tokenizer: Any) -> None:
+    def sample(seed: int) -> str:
+        b = TransformersBackend(
+            tiny_model, tokenizer, device="cpu", temperature=1.0, top_p=0.9, seed=seed
+        )
+        return collect(b, PROMPT, max_new_tokens=16)[1].text
+
+    assert sample(1) == sample(1)
+    assert len({sample(s) for s in range(2, 6)}) > 1
+
+
+# -- KV cache reuse -----------------------------------------------------------------------------
+
+
+def test_appended_text_prefills_only_the_new_tokens(
+    backend: TransformersBackend, tokenizer: Any
+) -> None:
+    first = encode(tokenizer, PROMPT)
+    longer = encode(tokenizer, PROMPT + THOUGHTS)
+    assert longer[: len(first)] == first  # the boundary does not merge tokens
+    collect(backend, PROMPT, max_new_tokens=1)  # the cache now covers exactly PROMPT
+    assert backend.cached_ids == tuple(first)
+    _, gen = collect(backend, PROMPT + THOUGHTS)
+    assert gen.prefill_tokens == len(longer) - len(first)
+    assert gen.prompt_tokens == len(longer)
+
+
+def test_phase_two_reuses_prompt_and_generated_tokens_and_matches_a_fresh_run(
+    tiny_model: Any, tokenizer: Any, backend: TransformersBackend
+) -> None:
+    _, phase1 = collect(backend, PROMPT, max_new_tokens=20)
+    cached = backend.cached_ids
+    assert len(cached) == len(encode(tokenizer, PROMPT)) + 19  # the last token is not run yet
+    prompt2 = PROMPT + phase1.text + "<eoc>\n" + RESULTS
+    ids2 = encode(tokenizer, prompt2)
+    _, phase2 = collect(backend, prompt2)
+    assert phase2.prefill_tokens == len(ids2) - common_prefix(cached, ids2)
+    assert phase2.prefill_tokens < len(ids2) - len(encode(tokenizer, PROMPT))
+
+    fresh = TransformersBackend(tiny_model, tokenizer, device="cpu", reuse_cache=False)
+    _, again = collect(fresh, prompt2)
+    assert again.prefill_tokens == len(ids2)
+    assert again.text == phase2.text
+
+
+def test_same_prompt_twice_recomputes_only_the_last_token(backend: TransformersBackend) -> None:
+    _, a = collect(backend, PROMPT)
+    _, b = collect(backend, PROMPT)
+    assert b.prefill_tokens == 1
+    assert b.text == a.text
+
+
+def test_prompt_that_diverges_midway_is_cropped_and_still_correct(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    collect(backend, PROMPT + THOUGHTS + RESULTS)
+    other = PROMPT + " The user wants a division.<eot>\n"
+    ids = encode(tokenizer, other)
+    shared = common_prefix(encode(tokenizer, PROMPT + THOUGHTS + RESULTS), ids)
+    _, gen = collect(backend, other)
+    assert gen.prefill_tokens == len(ids) - shared
+    assert backend.cached_ids[: len(ids)] == tuple(ids)
+    assert gen.text == tokenizer.decode(reference(tiny_model, tokenizer, other, 24))
+
+
+def test_eight_turn_conversation_matches_fresh_runs(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    fresh = TransformersBackend(tiny_model, tokenizer, device="cpu", reuse_cache=False)
+    history = ""
+    prefilled = {"reused": 0, "fresh": 0}
+    for turn in range(8):
+        prompt = f"{history}<|Human|>: question {turn}?<eoh>\n<|Inner Thoughts|>:"
+        ids = encode(tokenizer, prompt)
+        expected_prefill = len(ids) - min(common_prefix(backend.cached_ids, ids), len(ids) - 1)
+        _, reused = collect(backend, prompt, max_new_tokens=6)
+        _, scratch = collect(fresh, prompt, max_new_tokens=6)
+        assert reused.text == scratch.text
+        assert reused.prefill_tokens == expected_prefill
+        prefilled["reused"] += reused.prefill_tokens
+        prefilled["fresh"] += scratch.prefill_tokens
+        history = prompt + reused.text + "<eot>\n<|MOSS|>: ok<eom>\n"
+    assert prefilled["reused"] * 3 < prefilled["fresh"]
+
+
+# -- limits, errors and concurrency -------------------------------------------------------------
+
+
+def test_prompt_beyond_the_context_raises_and_the_backend_still_works(
+    backend: TransformersBackend,
+) -> None:
+    with pytest.raises(BackendError, match="exceeds the context length"):
+        collect(backend, PROMPT * 40, max_new_tokens=16)
+    with pytest.raises(BackendError, match="exceeds the context length"):
+        collect(backend, PROMPT, max_new_tokens=500)
+    assert collect(backend, PROMPT, max_new_tokens=4)[1].completion_tokens == 4
+
+
+def test_empty_prompt_is_refused(backend: TransformersBackend) -> None:
+    with pytest.raises(BackendError, match="empty"):
+        collect(backend, "")
+
+
+def test_closing_a_stream_early_leaves_a_usable_cache(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    stream = backend.stream(PROMPT, stop=[], max_new_tokens=20)
+    next(stream)
+    stream.close()
+    _, gen = collect(backend, PROMPT + THOUGHTS)
+    assert gen.prefill_tokens < gen.prompt_tokens
+    assert gen.text == tokenizer.decode(reference(tiny_model, tokenizer, PROMPT + THOUGHTS, 24))
+
+
+def test_second_stream_in_the_same_thread_is_refused(backend: TransformersBackend) -> None:
+    first = backend.stream(PROMPT, stop=[], max_new_tokens=20)
+    next(first)
+    with pytest.raises(BackendError, match="still open"):
+        collect(backend, PROMPT)
+    first.close()
+    assert collect(backend, PROMPT, max_new_tokens=2)[1].completion_tokens == 2
+
+
+def test_concurrent_callers_get_the_same_results_as_sequential_ones(
+    backend: TransformersBackend,
+) -> None:
+    prompts = [PROMPT, PROMPT + THOUGHTS + RESULTS, "<|Human|>: hello<eoh>\n<|Inner Thoughts|>:"]
+    expected = []
+    for p in prompts:
+        backend.reset()
+        expected.append(collect(backend, p)[1].text)
+    got: dict[int, str] = {}
+
+    def worker(i: int) -> None:
+        for _ in range(3):
+            got[i] = collect(backend, prompts[i])[1].text
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(prompts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [got[i] for i in range(len(prompts))] == expected
+
+
+def test_from_pretrained_loads_a_folder_and_a_lora_adapter(
+    tiny_model: Any, tokenizer: Any, tmp_path: Path
+) -> None:
+    peft = pytest.importorskip("peft")
+    tiny_model.save_pretrained(tmp_path / "base")
+    tokenizer.save_pretrained(tmp_path / "base")
+    plain = TransformersBackend.from_pretrained(tmp_path / "base", device="cpu")
+    assert plain.name == "transformers:base"
+    base_text = collect(plain, PROMPT)[1].text
+    assert (
+        base_text
+        == collect(TransformersBackend(tiny_model, tokenizer, device="cpu"), PROMPT)[1].text
+    )
+
+    torch.manual_seed(1)
+    lora = peft.get_peft_model(
+        transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base"),
+        peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    lora.save_pretrained(tmp_path / "adapter")
+    tuned = TransformersBackend.from_pretrained(
+        tmp_path / "base", adapter=tmp_path / "adapter", device="cpu", dtype="float32"
+    )
+    assert tuned.name == "transformers:base+adapter"
+    _, first = collect(tuned, PROMPT)
+    _, second = collect(tuned, PROMPT + first.text + RESULTS)
+    assert second.prefill_tokens < second.prompt_tokens  # the cache works through PEFT too
+    assert first.text != base_text  # the adapter changes the output
+
+
+def test_missing_model_folder_is_a_model_not_available_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotAvailableError, match="not a folder"):
+        TransformersBackend.from_pretrained(tmp_path / "nothing-here")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotAvailableError, match="could not load"):
+        TransformersBackend.from_pretrained(tmp_path / "empty")
+
+
+# -- the real default model ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real(default_path: Path) -> Iterator[TransformersBackend]:
+    yield TransformersBackend.from_pretrained(default_path, device="cpu")
+
+
+@pytest.mark.slow
+def test_default_model_answers_and_reuses_its_cache(real: TransformersBackend) -> None:
+    chat = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    pieces, gen = collect(real, chat, stop=["<|im_end|>"], max_new_tokens=24)
+    assert "Paris" in gen.text
+    assert "".join(pieces) == gen.text
+    assert gen.stop == "<|im_end|>"  # the end-of-text token, reported as the stop
+
+    moss = PROMPT + THOUGHTS + RESULTS
+    _, phase1 = collect(real, moss, stop=["<eom>"], max_new_tokens=16)
+    follow = moss + phase1.text + "<eom>\n<|Human|>: And 5/7?<eoh>\n<|Inner Thoughts|>:"
+    _, turn2 = collect(real, follow, stop=["<eoc>"], max_new_tokens=16)
+    new_text_tokens = real.count_tokens("<eom>\n<|Human|>: And 5/7?<eoh>\n<|Inner Thoughts|>:")
+    assert turn2.prefill_tokens <= new_text_tokens + 2  # + the last generated token, a merge
+    real.reset()
+    _, scratch = collect(real, follow, stop=["<eoc>"], max_new_tokens=16)
+    assert scratch.text == turn2.text
