@@ -10,6 +10,7 @@ asks two things at once and writes two commands.
 from __future__ import annotations
 
 import math
+import re
 
 from finetune.synth import templates_calc, templates_search, templates_solve
 from finetune.synth.base import Draw, Family, Sample, family
@@ -27,8 +28,8 @@ def stated_value(sample: Sample) -> str | None:
     """
     if sample.value is None:
         return None
-    for text in (say(sample.value), say(sample.value, money_places=True)):
-        if text in sample.reply:
+    for text in (say(sample.value, money_places=True), say(sample.value)):
+        if re.search(re.escape(text) + r"(?!\d)", sample.reply):  # 0.57 is not 0.5714
             return text
     return None
 
