@@ -109,10 +109,16 @@ def eval_cases() -> list[dict[str, Any]]:
 
 
 def smoke_cases(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first ``SMOKE_PER_TOOL`` cases of each kind."""
+    """``SMOKE_PER_TOOL`` cases of each kind, evenly spaced so that they span its families.
+
+    >>> [c["id"] for c in smoke_cases([{"id": i, "tool": None} for i in range(10)])]
+    [0, 2, 4, 6, 8]
+    """
     out: list[dict[str, Any]] = []
     for tool in PER_TOOL:
-        out += [c for c in cases if c["tool"] == tool][:SMOKE_PER_TOOL]
+        mine = [c for c in cases if c["tool"] == tool]
+        step = max(1, len(mine) // SMOKE_PER_TOOL)
+        out += mine[::step][:SMOKE_PER_TOOL]
     return out
 
 
