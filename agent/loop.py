@@ -136,8 +136,6 @@ class Agent:
             )
             return cls.from_pretrained(default_model_path(), preset="short", **kwargs)
         kwargs.setdefault("preset", adapter.preset)
-        if adapter.meta_instruction is not None:
-            kwargs.setdefault("meta_instruction", adapter.meta_instruction)
         return cls.from_pretrained(default_model_path(), adapter=adapter.path, **kwargs)
 
     # -- the turn -----------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The LoRA adapter shipped inside the package, which ``Agent.default()`` loads.
 
-It lives in ``finetune/adapters/default/`` (adapter weights, ``adapter_config.json``, a model
-card and ``moss_agent.json``, which records the meta-instruction it was trained with, so
-inference shows the model exactly the system text it learned). ``MOSS_AGENT_ADAPTER`` points at
-another adapter folder, or ``none`` to run the base model.
+It lives in ``finetune/adapters/default/``: adapter weights, ``adapter_config.json``, a model
+card and ``moss_agent.json``, which records the meta-instruction it was trained with. Inference
+rebuilds that text from the same preset, so the model sees the system text it learned.
+``MOSS_AGENT_ADAPTER`` points at another adapter folder, or ``none`` to run the base model.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
-from agent.protocol import Preset
+from agent.protocol import MOSS_HEAD, Preset
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "finetune" / "adapters" / "default"
 SETTINGS_FILE = "moss_agent.json"
@@ -24,7 +24,6 @@ SETTINGS_FILE = "moss_agent.json"
 class ShippedAdapter:
     path: Path
     preset: Preset = "short"
-    meta_instruction: str | None = None  # None: rebuild it from preset and enabled plugins
 
 
 def default_adapter() -> ShippedAdapter | None:
@@ -38,9 +37,19 @@ def default_adapter() -> ShippedAdapter | None:
     settings = {}
     if (path / SETTINGS_FILE).is_file():
         settings = json.loads((path / SETTINGS_FILE).read_text(encoding="utf-8"))
-    preset = settings.get("preset", "short")
-    return ShippedAdapter(
-        path=path,
-        preset=cast(Literal["moss", "short"], preset if preset in ("moss", "short") else "short"),
-        meta_instruction=settings.get("meta_instruction"),
-    )
+    return ShippedAdapter(path=path, preset=_preset(settings))
+
+
+def _preset(settings: dict[str, object]) -> Preset:
+    """The preset the adapter learned, read from the meta-instruction it was trained with.
+
+    Only the preset is taken, not the text: the Agent rebuilds the text from it and the enabled
+    plugins, so switching a plugin off (or installing one) still shows in the next turn.
+    """
+    recorded = settings.get("meta_instruction_preset")
+    if recorded in ("moss", "short"):
+        return cast(Preset, recorded)
+    text = settings.get("meta_instruction")
+    if isinstance(text, str) and text.startswith(MOSS_HEAD):
+        return "moss"
+    return "short"
