@@ -29,9 +29,15 @@ Behaviour worth knowing
 * Stop strings are sent to the server *and* applied here with ``StopMatcher``: servers differ
   (some only stop on tokens, some let a stop string through when it is split across tokens), and
   applying them here makes every server cut at the same place.
+* A server that cuts at a stop string drops it, and only vLLM says which one it was
+  (``stop_reason``). Elsewhere, with several stop strings, ``Generation.stop`` is the first one
+  requested: "stopped, not truncated" is always right, the exact string is a guess (end-of-text
+  reads the same). ``server_stops=False`` keeps stop strings out of the request, so the client
+  sees the exact one and hangs up, which aborts the generation on vLLM and llama.cpp.
 * Token counts come from the server's ``usage`` (asked for with ``stream_options``). A server that
-  sends no usage gets approximate counts: one token per streamed chunk (vLLM and llama.cpp send
-  one chunk per token) and ``count_tokens`` for the prompt.
+  sends no usage (llama-cpp-python) gets approximate counts: one token per streamed chunk (vLLM
+  and llama.cpp send one chunk per token), ``count_tokens`` for the prompt, and
+  ``prefill_tokens`` equal to the whole prompt even where the server reused its cache.
 * ``prefill_seconds`` is the time to the first streamed chunk and ``decode_seconds`` the rest, as
   seen from the client (network time included).
 * ``count_tokens`` asks the server's tokenizer (vLLM ``/tokenize``, llama-cpp-python
@@ -73,8 +79,9 @@ class OpenAICompatibleBackend:
     ``context_length`` must match what the server was started with (``--n_ctx`` for llama.cpp,
     ``--max-model-len`` for vLLM): the Agent uses it to decide how much history fits.
     ``tokenizer`` (optional) is a local function text -> token ids, for example a Hugging Face
-    ``tokenizer.encode``; it saves a round trip per ``count_tokens`` call. ``extra`` is merged into
-    every completions request, for server-specific options such as ``{"top_k": 1}``.
+    ``tokenizer.encode``; it saves a round trip per ``count_tokens`` call. ``server_stops=False``
+    applies stop strings only here (see the module docstring). ``extra`` is merged into every
+    completions request, for server-specific options such as ``{"top_k": 1}``.
 
     Example::
 
@@ -93,6 +100,7 @@ class OpenAICompatibleBackend:
         context_length: int = 4096,
         tokenizer: Callable[[str], Sequence[object]] | None = None,
         temperature: float = 0.0,
+        server_stops: bool = True,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         root = base_url.rstrip("/")
@@ -102,6 +110,7 @@ class OpenAICompatibleBackend:
         self.timeout = timeout
         self.context_length = context_length
         self.temperature = temperature
+        self.server_stops = server_stops
         self.extra = dict(extra or {})
         self.name = f"openai:{model}@{self.base_url}"
         self._tokenizer = tokenizer
@@ -157,7 +166,7 @@ class OpenAICompatibleBackend:
             "stream_options": {"include_usage": True},
             **self.extra,
         }
-        if stops:
+        if stops and self.server_stops:
             body["stop"] = stops
         url = self._url("/v1/completions")
         matcher = StopMatcher(stops)
@@ -203,8 +212,8 @@ class OpenAICompatibleBackend:
             details = usage.get("prompt_tokens_details") or {}
             prefill_tokens = prompt_tokens - int(details.get("cached_tokens") or 0)
         else:
-            # No usage (older servers, or we hung up early on a client-side stop): approximate,
-            # one token per streamed chunk, and the prompt through count_tokens.
+            # No usage (llama-cpp-python never streams it; or we hung up on a client-side stop):
+            # approximate, one token per streamed chunk and the whole prompt as prefilled.
             prompt_tokens = prefill_tokens = self.count_tokens(prompt)
             completion_tokens = chunks
         return Generation(
@@ -292,7 +301,8 @@ def _error_detail(err: urllib.error.HTTPError) -> str:
             message = message.get("message", message)
         raw = str(message)
     except ValueError:
-        pass
+        if raw.lstrip().startswith("<"):
+            raw = ""  # an HTML error page: its reason phrase says the same, shorter
     raw = " ".join(raw.split())
     return (raw[:300] + "...") if len(raw) > 300 else (raw or err.reason or "no detail")
 
@@ -311,7 +321,9 @@ def _network_message(url: str, err: BaseException, timeout: float) -> str:
     )
 
 
-def _events(response: http.client.HTTPResponse, url: str, timeout: float) -> Iterator[dict[str, Any]]:
+def _events(
+    response: http.client.HTTPResponse, url: str, timeout: float
+) -> Iterator[dict[str, Any]]:
     """The JSON events of a server-sent-event stream, until ``data: [DONE]``.
 
     A server that ignored ``stream: true`` and sent one JSON body is read as a single event.
@@ -352,11 +364,10 @@ def _decode(data: bytes, url: str) -> dict[str, Any]:
 def _server_stop(finish: str | None, reported: str | None, stops: Sequence[str]) -> str | None:
     """Which stop string ended a generation the server cut itself (it strips the string).
 
-    vLLM reports it; other servers only say ``finish_reason: "stop"``, which is unambiguous when a
-    single stop string was asked for and unknowable otherwise (None: it may also be end-of-text).
+    vLLM reports it; other servers only say ``finish_reason: "stop"``, which is exact when a single
+    stop string was asked for. With several the first stands in: what the Agent needs to know is
+    that the model stopped rather than ran out of tokens (None), and that part is always right.
     """
-    if finish != "stop":
+    if finish != "stop" or not stops:
         return None
-    if reported in stops:
-        return reported
-    return stops[0] if len(stops) == 1 else None
+    return reported if reported in stops else stops[0]
