@@ -1,0 +1,618 @@
+"""The Gradio demo: chat with a MOSS-format agent and watch its tools work.
+
+    moss-agent demo                      # http://127.0.0.1:7860, this machine only
+    moss-agent demo --host 0.0.0.0 --port 8080 --share
+    python -m demo --model path/to/model --adapter path/to/adapter
+
+What a person sees: replies streaming token by token; inner thoughts folded away; one box per
+tool call (the command and its argument, a spinner while it runs, then its result and duration);
+plugin switches that change the next turn's meta-instruction; local or web search, with
+documents added from the page; the model in use and each turn's latency and token counts.
+
+Each browser session owns a ``Session``: its own Agent (history, plugin switches) and its own
+local search index, so two people never see each other's conversation or documents. The heavy
+model backend is loaded once and shared; the chat event runs with ``concurrency_limit=1`` so
+turns from several sessions queue rather than interleave on the one model. Every failure (a
+plugin, the model, no network) is shown in the chat; no handler raises.
+
+Gradio is imported inside ``build_app`` and ``launch`` only: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import MossAgentError
+from agent.events import TurnDone
+from agent.loop import Agent
+from demo.messages import (
+    Message,
+    TurnView,
+    apply_event,
+    error_message,
+    escape_markdown,
+    fail,
+    turn_messages,
+    turn_summary,
+    user_message,
+)
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from plugins.search import LocalIndex, WebSearch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"  # private by default: --host 0.0.0.0 opens it to the network
+DEFAULT_PORT = 7860
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+UPLOAD_SUFFIXES = (".txt", ".md", ".jsonl")
+SEARCH_MODES = ("local", "web")
+EXAMPLES = (
+    "What is 4817 * 63?",
+    "Solve x^2 - 5*x + 6 = 0",
+    "Which planet is the largest?",
+    "Who were the first people to walk on the Moon?",
+    "Hello! What can you do?",
+)
+
+AgentFactory = Callable[[], Agent]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions: everything one browser tab owns
+# ---------------------------------------------------------------------------------------------
+class Session:
+    """One browser session: an Agent, the chat as shown, and a private search index.
+
+    >>> from agent.backends.scripted import ScriptedBackend
+    >>> s = Session(Agent(ScriptedBackend([" Hi.<eot>\\n<|Commands|>: None<eoc>", " Hello!<eom>"])))
+    >>> [m["content"] for m in list(s.chat("hi"))[-1]]
+    ['hi', 'Hi\\\\.', 'Hello!']
+    """
+
+    def __init__(self, agent: Agent, *, corpora: Sequence[str | Path] | None = None) -> None:
+        from plugins.search import SAMPLE_CORPUS, LocalIndex, WebSearch
+
+        self.agent = agent
+        self.messages: list[Message] = []  # the chat as displayed, failed turns included
+        self.summary = ""  # the last turn's costs, one Markdown line
+        self.search_mode = "local"
+        # Per session, so one person's uploads never answer another person's searches. The
+        # sample corpus is small (tens of documents): indexing it per session takes milliseconds.
+        self.index: LocalIndex = LocalIndex()
+        for corpus in (SAMPLE_CORPUS,) if corpora is None else corpora:
+            self.index.add_path(corpus)
+        self.web: WebSearch = WebSearch()
+        self._bind_search()
+
+    # -- chat -----------------------------------------------------------------------------------
+    def chat(self, text: str) -> Iterator[list[Message]]:
+        """Run one turn, yielding the whole chat after every event; never raises.
+
+        A failed turn stays on screen with the error below it; the agent's history is unchanged
+        (``Agent.stream`` only records completed turns), so the next turn is not confused by it.
+        """
+        text = text.strip()
+        if not text:
+            yield self.messages
+            return
+        before = [*self.messages, user_message(text)]
+        self.messages = before
+        yield self.messages
+        view = TurnView()
+        try:
+            for event in self.agent.stream(text):
+                view = apply_event(view, event)
+                if isinstance(event, TurnDone):
+                    self.summary = turn_summary(event.turn)
+                self.messages = before + turn_messages(view)
+                yield self.messages
+        except Exception as exc:  # the page must survive anything the model or a plugin does
+            if isinstance(exc, MossAgentError):
+                log.warning("turn failed: %s", exc)
+                reason = str(exc)
+            else:
+                log.exception("turn failed unexpectedly")
+                reason = f"{type(exc).__name__}: {exc}. The conversation is unchanged; retry."
+            self.messages = before + turn_messages(fail(view, reason))
+            yield self.messages
+
+    def reset(self) -> None:
+        """Start a new conversation; plugin switches, search mode and documents stay."""
+        self.agent.reset()
+        self.messages = []
+        self.summary = ""
+
+    # -- plugins --------------------------------------------------------------------------------
+    def plugin_choices(self) -> list[tuple[str, str]]:
+        """(label shown, plugin name) for every plugin of this session's agent."""
+        return [(f"{p.label} · {p.api}", p.name) for p in self.agent.plugins]
+
+    def enabled_plugins(self) -> list[str]:
+        return [p.name for p in self.agent.plugins.enabled()]
+
+    def set_enabled_plugins(self, names: Sequence[str]) -> None:
+        """Enable exactly ``names``; the next turn's meta-instruction lists only those."""
+        wanted = set(names)
+        for p in self.agent.plugins:
+            self.agent.plugins.set_enabled(p.name, p.name in wanted)
+
+    # -- search -----------------------------------------------------------------------------------
+    def set_search_mode(self, mode: str) -> None:
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"search mode must be one of {SEARCH_MODES}, not {mode!r}")
+        self.search_mode = mode
+
+    def search(self, query: str) -> list[str]:
+        """The Search plugin of this session: its own index, or the web."""
+        from plugins.search import TOP_K, SearchError, make_snippet
+
+        if not query.strip():
+            raise SearchError("Search needs a non-empty query.")
+        backend = self.index if self.search_mode == "local" else self.web
+        hits = backend.search(query, TOP_K)
+        if not hits:
+            raise SearchError(f"The {backend.name} search found nothing for {query!r}.")
+        return [make_snippet(hit, query) for hit in hits[:TOP_K]]
+
+    def _bind_search(self) -> None:
+        """Point the built-in Search plugin of this agent at this session's backends.
+
+        The built-in searches one process-wide backend; a demo serving several people needs
+        one per session. A Search that the agent factory supplied itself is left alone.
+        """
+        import plugins.search
+
+        registry = self.agent.plugins
+        if "Search" not in registry:
+            return
+        builtin = registry.get("Search")
+        if builtin.func is not plugins.search.search:
+            return
+        enabled = registry.is_enabled("Search")
+        mine = replace(builtin, func=self.search, source=__name__)
+        registry.add(mine, enabled=enabled, replace_existing=True)
+
+    def document_count(self) -> int:
+        return self.index.count()
+
+    def add_documents(self, paths: Sequence[str | Path]) -> str:
+        """Index uploaded files (text only, size-limited); return what happened, in Markdown."""
+        lines = []
+        for path in paths:
+            p = Path(path)
+            try:
+                added = self._add_document(p)
+            except (MossAgentError, ValueError, OSError) as exc:
+                lines.append(f"✗ {_plain(p.name)}: {_plain(str(exc))}")
+            else:
+                lines.append(f"✓ {_plain(p.name)}: {added} document{'s' if added != 1 else ''}")
+        return "\n\n".join(lines)
+
+    def _add_document(self, path: Path) -> int:
+        if path.suffix.lower() not in UPLOAD_SUFFIXES:
+            raise ValueError(f"only {', '.join(UPLOAD_SUFFIXES)} files can be added")
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise ValueError(
+                f"{size / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit; split it"
+            )
+        data = path.read_bytes()
+        # Parsed as text only: a binary file (NUL bytes, not UTF-8) is refused, never guessed at.
+        if b"\x00" in data:
+            raise ValueError("this is a binary file; upload plain text")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return self.index.add_path(path)
+
+    def close(self) -> None:
+        self.index.close()
+
+    # -- what the page shows about this session ---------------------------------------------
+    def model_info(self) -> str:
+        return describe_backend(self.agent.backend, self.agent.preset)
+
+    def index_info(self) -> str:
+        n = self.document_count()
+        return f"📚 **{n}** document{'s' if n != 1 else ''} in this session's local index"
+
+
+def describe_backend(backend: Any, preset: str = "") -> str:
+    """One Markdown line naming the model, its adapter and device.
+
+    >>> from agent.backends.scripted import ScriptedBackend
+    >>> describe_backend(ScriptedBackend())
+    '**Model:** `scripted` · adapter: none'
+    """
+    name = str(getattr(backend, "name", type(backend).__name__))
+    # TransformersBackend names itself "transformers:<model>+<adapter>".
+    model, _, adapter = name.partition("+")
+    parts = [f"**Model:** `{model}`", f"adapter: `{adapter}`" if adapter else "adapter: none"]
+    device = getattr(backend, "device", None)
+    if device is not None:
+        parts.append(f"device: {device}")
+    if preset:
+        parts.append(f"prompt preset: {preset}")
+    return " · ".join(parts)
+
+
+def _plain(text: str) -> str:
+    """Text shown literally inside Markdown (file names and error messages)."""
+    return escape_markdown(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The default agent: one model shared by all sessions
+# ---------------------------------------------------------------------------------------------
+class SharedModel:
+    """An agent factory whose agents share one backend, loaded on first use.
+
+    ``load`` builds a template agent once (the slow part: the model); every call then makes
+    a fresh Agent, with its own history and plugin switches, around the same backend.
+
+    >>> from agent.backends.scripted import ScriptedBackend
+    >>> shared = SharedModel(lambda: Agent(ScriptedBackend()))
+    >>> shared().backend is shared().backend
+    True
+    """
+
+    def __init__(self, load: Callable[[], Agent]) -> None:
+        self._load = load
+        self._template: Agent | None = None
+        self._lock = threading.Lock()
+
+    def template(self) -> Agent:
+        with self._lock:  # two first visitors must not load two models
+            if self._template is None:
+                self._template = self._load()
+            return self._template
+
+    def __call__(self) -> Agent:
+        from plugins.registry import default_registry
+
+        t = self.template()
+        return Agent(
+            t.backend,
+            plugins=default_registry(),
+            meta_instruction=t.fixed_meta_instruction,
+            preset=t.preset,
+            max_commands=t.dispatcher.max_commands,
+            timeout=t.dispatcher.timeout,
+            max_thought_tokens=t.max_thought_tokens,
+            max_reply_tokens=t.max_reply_tokens,
+        )
+
+
+def default_agent_factory(
+    model: str | None = None, adapter: str | None = None, device: str = "auto"
+) -> SharedModel:
+    """The default model (or ``model`` with ``adapter``), loaded once for all sessions."""
+
+    def load() -> Agent:
+        if model is None and adapter is None:
+            return Agent.default(device=device)
+        from agent.models import default_model_path
+
+        path = model if model is not None else str(default_model_path())
+        return Agent.from_pretrained(
+            path, adapter=adapter, device=device, preset="moss" if model else "short"
+        )
+
+    return SharedModel(load)
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------
+CSS = """
+#stats, #model-info, #doc-count { font-size: 0.9em; opacity: 0.85; }
+#title h1 { margin-bottom: 0; }
+"""
+
+HEADER = """# moss-agent
+Chat with a small model that calls tools in the MOSS plugin format. Tool calls appear as their
+own boxes (click to open); the model's inner thoughts are folded away above its reply."""
+
+
+def build_app(
+    agent_factory: AgentFactory | None = None,
+    *,
+    corpora: Sequence[str | Path] | None = None,
+) -> gr.Blocks:
+    """The demo page. ``agent_factory`` makes one Agent per browser session.
+
+    Share heavy backends between the agents it makes (``SharedModel`` does); the default
+    loads the embedded model once. ``corpora`` are indexed into every session's local search
+    (default: the shipped sample corpus).
+
+    >>> from agent.backends.scripted import ScriptedBackend
+    >>> app = build_app(lambda: Agent(ScriptedBackend()))   # doctest: +SKIP
+    >>> app.launch(server_name="127.0.0.1")                  # doctest: +SKIP
+    """
+    import gradio as gr
+
+    factory = agent_factory if agent_factory is not None else default_agent_factory()
+
+    def new_session() -> Session:
+        return Session(factory(), corpora=corpora)
+
+    def ensure(session: Session | None) -> tuple[Session | None, str | None]:
+        """The session, created now if the page has none yet; or why it cannot be."""
+        if session is not None:
+            return session, None
+        try:
+            return new_session(), None
+        except Exception as exc:  # no model, bad corpus: say so on the page
+            log.exception("could not start a session")
+            return None, f"Could not start the agent: {exc}"
+
+    def close_session(session: Session | None) -> None:
+        if session is not None:
+            session.close()
+
+    with gr.Blocks(title="moss-agent demo", analytics_enabled=False) as app:
+        state = gr.State(None, delete_callback=close_session)
+        with gr.Row():
+            with gr.Column(scale=3):
+                gr.Markdown(HEADER, elem_id="title")
+                model_md = gr.Markdown("**Model:** loading…", elem_id="model-info")
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    elem_id="chat",
+                    height=560,
+                    feedback_options=None,
+                    buttons=["copy", "copy_all"],  # no "share": it would post to a hub
+                    # One bubble per message: grouped, Gradio 6 can leave a finished thought
+                    # box open when several messages arrive in one update.
+                    group_consecutive_messages=False,
+                    placeholder="Ask a question, or pick an example below.",
+                )
+                with gr.Row():
+                    msg = gr.Textbox(
+                        placeholder="Ask something, e.g. What is 4817 * 63?",
+                        show_label=False,
+                        elem_id="msg",
+                        scale=8,
+                        autofocus=True,
+                        max_length=4000,
+                    )
+                    send = gr.Button("Send", variant="primary", elem_id="send", scale=1)
+                stats_md = gr.Markdown("", elem_id="stats")
+                gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[msg], label="Examples")
+            with gr.Column(scale=1, min_width=280):
+                plugins_box = gr.CheckboxGroup(
+                    choices=[],
+                    label="Plugins",
+                    info="Switch tools on or off; the next turn's instructions follow.",
+                    elem_id="plugins",
+                )
+                with gr.Accordion("Meta-instruction of the next turn", open=False):
+                    meta_box = gr.Textbox(
+                        show_label=False,
+                        lines=8,
+                        max_lines=20,
+                        interactive=False,
+                        elem_id="meta",
+                    )
+                search_mode = gr.Radio(
+                    list(SEARCH_MODES),
+                    value="local",
+                    label="Search",
+                    info="local: your documents · web: DuckDuckGo (needs network)",
+                    elem_id="search-mode",
+                )
+                doc_md = gr.Markdown("", elem_id="doc-count")
+                upload = gr.File(
+                    label="Add documents (.txt, .md, .jsonl; 2 MB each)",
+                    file_count="multiple",
+                    file_types=list(UPLOAD_SUFFIXES),
+                    type="filepath",
+                    elem_id="upload",
+                )
+                upload_md = gr.Markdown("", elem_id="upload-status")
+                reset = gr.Button("🗑 New conversation", elem_id="reset")
+
+        # -- handlers: each takes and returns the session; none raises ----------------------
+        def on_load(session: Session | None) -> tuple[Any, ...]:
+            session, problem = ensure(session)
+            if session is None:
+                return (
+                    None,
+                    [error_message(problem or "no agent")],
+                    "**Model:** not loaded",
+                    "",
+                    gr.CheckboxGroup(choices=[], value=[]),
+                    "",
+                )
+            return (
+                session,
+                session.messages,
+                session.model_info(),
+                session.index_info(),
+                gr.CheckboxGroup(choices=session.plugin_choices(), value=session.enabled_plugins()),
+                session.agent.meta_instruction,
+            )
+
+        def on_chat(text: str, session: Session | None) -> Iterator[tuple[Any, ...]]:
+            session, problem = ensure(session)
+            if session is None:
+                yield [user_message(text), error_message(problem or "no agent")], "", "", None
+                return
+            for messages in session.chat(text):
+                yield messages, "", session.summary, session
+
+        def on_plugins(names: list[str], session: Session | None) -> tuple[Any, ...]:
+            session, problem = ensure(session)
+            if session is None:
+                return problem or "", None
+            session.set_enabled_plugins(names or [])
+            return session.agent.meta_instruction, session
+
+        def on_search_mode(mode: str, session: Session | None) -> Session | None:
+            session, _ = ensure(session)
+            if session is not None:
+                session.set_search_mode(mode)
+            return session
+
+        def on_upload(files: list[str] | None, session: Session | None) -> tuple[Any, ...]:
+            session, problem = ensure(session)
+            if session is None:
+                return "", problem or "", None, None
+            report = session.add_documents(files or [])
+            return session.index_info(), report, None, session
+
+        def on_reset(session: Session | None) -> tuple[Any, ...]:
+            session, problem = ensure(session)
+            if session is None:
+                return [error_message(problem or "no agent")], "", None
+            session.reset()
+            return [], "", session
+
+        app.load(
+            on_load,
+            inputs=[state],
+            outputs=[state, chatbot, model_md, doc_md, plugins_box, meta_box],
+        )
+        # One model serves every session: turns queue one at a time (concurrency_limit=1),
+        # whether they come from Enter or from the button (one event, so one queue). A message
+        # sent while a turn runs waits its turn ("multiple") instead of being dropped.
+        gr.on(
+            triggers=[msg.submit, send.click],
+            fn=on_chat,
+            inputs=[msg, state],
+            outputs=[chatbot, msg, stats_md, state],
+            concurrency_limit=1,
+            concurrency_id="model",
+            show_progress="minimal",
+            trigger_mode="multiple",
+            api_name="chat",
+        )
+        plugins_box.input(on_plugins, inputs=[plugins_box, state], outputs=[meta_box, state])
+        search_mode.input(on_search_mode, inputs=[search_mode, state], outputs=[state])
+        upload.upload(on_upload, inputs=[upload, state], outputs=[doc_md, upload_md, upload, state])
+        reset.click(on_reset, inputs=[state], outputs=[chatbot, stats_md, state])
+        # The chat's own trash icon empties the display; the agent must forget as well.
+        chatbot.clear(on_reset, inputs=[state], outputs=[chatbot, stats_md, state])
+    app.queue(max_size=64)  # beyond this many waiting events, new ones are refused
+    return app
+
+
+def launch(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    share: bool = False,
+    *,
+    agent_factory: AgentFactory | None = None,
+    corpora: Sequence[str | Path] | None = None,
+    block: bool = True,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Serve the demo on ``host:port``; a public share link only if ``share``.
+
+    ``block=False`` returns once the server runs in a background thread (tests); stop it with
+    ``app.close()``.
+    """
+    app = build_app(agent_factory, corpora=corpora)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        prevent_thread_lock=not block,
+        max_file_size=MAX_UPLOAD_BYTES,
+        show_error=True,
+        quiet=quiet,
+        ssr_mode=False,
+        footer_links=["gradio", "settings"],
+        css=CSS,
+    )
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``moss-agent demo`` (also ``python -m demo``)."""
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
+    parser.add_argument(
+        "--share", action="store_true", help="also create a public gradio.live link"
+    )
+    parser.add_argument("--model", help="Hugging Face model id or folder (default: embedded model)")
+    parser.add_argument("--adapter", help="PEFT LoRA adapter folder")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        default=[],
+        help="a .jsonl file or folder of .txt/.md to index for local search (repeatable)",
+    )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Load the model once (so the first visitor does not wait), then serve until Ctrl-C."""
+    from plugins.search import SAMPLE_CORPUS
+
+    factory = default_agent_factory(args.model, args.adapter, args.device)
+    print("Loading the model…", flush=True)
+    try:
+        print(f"Model: {factory.template().backend.name}", flush=True)
+    except Exception as exc:  # still serve: the page explains the problem and retries
+        log.error("the model could not be loaded: %s", exc)
+        print(f"warning: the model could not be loaded ({exc}); the page will say so.", flush=True)
+    corpora = [SAMPLE_CORPUS, *args.corpus]
+    app = launch(
+        args.host,
+        args.port,
+        args.share,
+        agent_factory=factory,
+        corpora=corpora,
+        block=False,
+        quiet=True,
+    )
+    # Our own lines: Gradio's talk of `share=True` means nothing to a command-line user.
+    print(f"moss-agent demo on {app.local_url}", flush=True)
+    if args.host in ("127.0.0.1", "localhost", "::1"):
+        print("  (this machine only; --host 0.0.0.0 serves the network)", flush=True)
+    if args.share:
+        print(f"  public link: {app.share_url} (anyone with it can use this demo)", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    app.block_thread()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m demo [--host 127.0.0.1] [--port 7860] [--share] ...``"""
+    parser = argparse.ArgumentParser(prog="moss-agent demo", description=__doc__.split("\n\n")[0])
+    add_demo_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return run_demo(args)
+
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "MAX_UPLOAD_BYTES",
+    "Session",
+    "SharedModel",
+    "add_demo_arguments",
+    "build_app",
+    "default_agent_factory",
+    "describe_backend",
+    "launch",
+    "main",
+    "run_demo",
+]
