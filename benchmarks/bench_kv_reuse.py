@@ -13,6 +13,7 @@ Run: .venv/bin/python benchmarks/bench_kv_reuse.py [--max-new-tokens 24] [--devi
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -114,8 +115,10 @@ def _added(before: str, after: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    _report_machine(args.threads)
 
     started = time.perf_counter()
     backend = TransformersBackend.from_pretrained(default_model_path(), device=args.device)
@@ -151,12 +154,28 @@ def main() -> None:
         f"whole call {last.reused_seconds:.2f} vs {last.fresh_seconds:.2f} s "
         f"({last.fresh_seconds / last.reused_seconds:.1f}x)"
     )
+    turn_r = calls[-2].reused_seconds + calls[-1].reused_seconds
+    turn_f = calls[-2].fresh_seconds + calls[-1].fresh_seconds
+    print(
+        f"last turn, both phases: {turn_r:.2f} s with reuse vs {turn_f:.2f} s fresh "
+        f"({turn_f / turn_r:.1f}x)"
+    )
     phase2 = [c for c in calls if c.phase == 2]
     extra = [c.reused.prefill_tokens - backend.count_tokens(c.new_text) for c in phase2]
     print(f"phase 2 prefill minus tokens of the newly added text, per turn: {extra}")
     total_r = sum(c.reused_seconds for c in calls)
     total_f = sum(c.fresh_seconds for c in calls)
     print(f"all 16 calls: {total_r:.1f} s with reuse, {total_f:.1f} s fresh")
+
+
+def _report_machine(threads: int | None) -> None:
+    """Figures on a shared CPU mean little without its load; pin threads when it is busy."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs, load average {load}, torch threads {torch.get_num_threads()}")
 
 
 if __name__ == "__main__":

@@ -28,10 +28,7 @@ def bench_transformers(tokens: int, device: str, repeats: int) -> tuple[float, f
     started = time.perf_counter()
     backend = TransformersBackend.from_pretrained(default_model_path(), device=device)
     print(f"transformers: {backend.name} on {backend.device} ({backend.dtype}), ", end="")
-    print(f"loaded in {time.perf_counter() - started:.1f} s, torch threads: ", end="")
-    import torch
-
-    print(torch.get_num_threads())
+    print(f"loaded in {time.perf_counter() - started:.1f} s")
     backend.reuse_cache = False  # every run prefills the whole prompt
     backend.eos_token_ids = frozenset()  # decode exactly `tokens` tokens
     run_stream(backend.stream(PROMPT, stop=[], max_new_tokens=4))  # warm-up
@@ -55,7 +52,9 @@ def bench_llama_cpp(tokens: int, repeats: int) -> tuple[float, float] | None:
     from llama_cpp import Llama
 
     gguf = default_gguf_path()
-    threads = os.cpu_count() or 1
+    import torch
+
+    threads = torch.get_num_threads()  # the same number of threads as the transformers run
     llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, verbose=False, seed=0)
     print(f"llama.cpp: {gguf.name}, {threads} threads")
     prompt_ids = llm.tokenize(PROMPT.encode(), add_bos=False, special=True)
@@ -83,8 +82,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    _report_machine(args.threads)
 
     hf = bench_transformers(args.tokens, args.device, args.repeats)
     print(f"transformers: decode {hf[0]:.1f} tokens/s, prefill {hf[1]:.0f} tokens/s (best run)")
@@ -93,6 +94,16 @@ def main() -> None:
         print(f"llama.cpp:    decode {cpp[0]:.1f} tokens/s, prefill {cpp[1]:.0f} tokens/s")
         ratio = f"decode {cpp[0] / hf[0]:.2f}x, prefill {cpp[1] / hf[1]:.2f}x"
         print(f"llama.cpp / transformers: {ratio}")
+
+
+def _report_machine(threads: int | None) -> None:
+    """Figures on a shared CPU mean little without its load; pin threads when it is busy."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs, load average {load}, torch threads {torch.get_num_threads()}")
 
 
 if __name__ == "__main__":
