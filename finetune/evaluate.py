@@ -528,10 +528,21 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--no-tools", action="store_true", help="disable every plugin")
     parser.add_argument("--limit", type=int, help="evaluate only the first N cases")
+    parser.add_argument("--max-thought-tokens", type=int, default=96,
+                        help="phase-1 token limit per turn (default: 96)")  # fmt: skip
+    parser.add_argument("--max-reply-tokens", type=int, default=128,
+                        help="reply token limit per turn (default: 128)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 
 def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
+    # Held-out cases are single questions with short answers; the limits bound the time a
+    # model that never stops (the untuned base model) can take per case.
+    limits: dict[str, Any] = {
+        "max_thought_tokens": getattr(args, "max_thought_tokens", 96),
+        "max_reply_tokens": getattr(args, "max_reply_tokens", 128),
+    }
+
     def build() -> Agent:
         from agent.loop import Agent
 
@@ -541,9 +552,9 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
             model = args.model or default_model_path()
             preset = args.preset or ("moss" if args.model else "short")
             return Agent.from_pretrained(
-                model, adapter=args.adapter, device=args.device, preset=preset
+                model, adapter=args.adapter, device=args.device, preset=preset, **limits
             )
-        agent = Agent.default(device=args.device)
+        agent = Agent.default(device=args.device, **limits)
         if args.preset:
             agent.preset = args.preset
         return agent
