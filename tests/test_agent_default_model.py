@@ -1,0 +1,56 @@
+"""The Agent on the real embedded model (SmolLM2-135M-Instruct, and the shipped adapter when
+there is one): the turn structure holds and the KV cache does its job inside the loop.
+
+What the model says is the evaluation's business (tests/test_evaluate.py); here only facts
+that must hold whatever it says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent import Agent, Token, TurnDone
+from agent.backends.transformers import TransformersBackend
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def agent() -> Agent:
+    try:
+        return Agent.default(device="cpu", max_thought_tokens=48, max_reply_tokens=48)
+    except Exception as exc:  # offline with nothing cached: models.py says what to run
+        pytest.skip(f"default model unavailable: {exc}")
+
+
+def test_two_turns_keep_the_format_and_reuse_the_cache(agent: Agent, tmp_path: Path) -> None:
+    agent.reset()
+    first = agent.chat("What is 12 times 11?")
+    events = list(agent.stream("Thanks! And what is that minus 2?"))
+    second = events[-1].turn if isinstance(events[-1], TurnDone) else None
+    assert second is not None
+    assert any(isinstance(e, Token) and e.phase == "reply" for e in events) or not second.reply
+    for turn in (first, second):
+        # Phase 2 encodes only what the program appended (Commands, Results, markers), never
+        # the prompt phase 1 already encoded.
+        appended = agent.backend.count_tokens(
+            f"<|Commands|>: {turn.commands_text}<eoc>\n<|Results|>:\n{turn.results_text}\n"
+            "<eor>\n<|MOSS|>:"
+        )
+        assert turn.reply_stats.prefill_tokens <= appended + 8
+        assert turn.reply_stats.prompt_tokens > turn.thoughts_stats.prompt_tokens
+    # Turn 2 does not re-encode turn 1.
+    assert second.thoughts_stats.prefill_tokens < 80
+    assert second.thoughts_stats.prompt_tokens > first.reply_stats.prompt_tokens
+    transcript = agent.transcript()
+    assert transcript.count("<|Human|>:") == 2 and transcript.count("<eom>") == 2
+    agent.save(tmp_path / "c.json")
+    restored = Agent.load(tmp_path / "c.json", agent.backend)
+    assert restored.transcript() == transcript
+
+
+def test_the_backend_is_the_transformers_one_on_cpu(agent: Agent) -> None:
+    assert isinstance(agent.backend, TransformersBackend)
+    assert agent.backend.context_length >= 2048
