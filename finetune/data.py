@@ -432,6 +432,23 @@ class RenderedConversation:
     prompt_ends: list[int]
 
 
+_SHAPES = {  # kind -> (start, end) every rendered segment of that kind has
+    "thoughts": (protocol.THOUGHTS + ":", protocol.EOT + "\n"),
+    "commands": (protocol.COMMANDS + ":", protocol.EOC + "\n"),
+    "reply": (protocol.MOSS + ":", protocol.EOM + "\n"),
+}
+
+
+def _check_segment_shape(seg: protocol.Segment) -> None:
+    # The spans below count characters from these ends; fail loudly if the protocol changes.
+    head, tail = _SHAPES.get(seg.kind, ("", ""))
+    if not (seg.text.startswith(head) and seg.text.endswith(tail)):
+        raise ConversationError(
+            f"agent.protocol.segments renders a {seg.kind} part as {seg.text[:40]!r}..., not "
+            f"{head!r}...{tail!r}: update finetune.data.render_for_training to the new shape."
+        )
+
+
 def render_for_training(conversation: Conversation) -> RenderedConversation:
     """Render through ``protocol.segments`` and mark the spans the model writes.
 
@@ -446,6 +463,7 @@ def render_for_training(conversation: Conversation) -> RenderedConversation:
     prompt_ends: list[int] = []
     for ex in conversation.exchanges:
         for seg in protocol.segments(ex):
+            _check_segment_shape(seg)
             start, end = pos, pos + len(seg.text)
             if seg.kind == "thoughts":
                 # The prompt ends with "<|Inner Thoughts|>:"; the model writes on from there,

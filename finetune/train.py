@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConversationError, MossAgentError
-from finetune.config import TrainConfig, add_config_arguments, config_from_args
+from finetune.config import (
+    TrainConfig,
+    TrainConfigError,
+    add_config_arguments,
+    config_from_args,
+)
 from finetune.data import (
     IGNORE_INDEX,
     Conversation,
@@ -202,14 +207,37 @@ def _training_arguments(config: TrainConfig, has_eval: bool) -> Any:
     )
     if bf16 and not accelerated:
         kwargs["use_cpu"] = True  # transformers' spelling for "bf16 autocast on the CPU"
-    # transformers 5 replaced the group_by_length flag by a sampling strategy.
+    # transformers 5 renamed these two; take whichever spelling this version has.
     params = inspect.signature(TrainingArguments.__init__).parameters
+    if config.gradient_checkpointing:
+        name = "activation" if "activation_checkpointing" in params else "gradient"
+        kwargs[f"{name}_checkpointing"] = True
+        # Non-reentrant checkpointing works with frozen embeddings (no input grads needed).
+        kwargs[f"{name}_checkpointing_kwargs"] = {"use_reentrant": False}
     if "train_sampling_strategy" in params:
         strategy = "group_by_length" if config.group_by_length else "random"
         kwargs["train_sampling_strategy"] = strategy
     else:
         kwargs["group_by_length"] = config.group_by_length
     return TrainingArguments(**kwargs)
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """What ``all-linear`` means as names: every linear layer's name except the output head's.
+
+    >>> linear_module_names(llama)  # doctest: +SKIP
+    ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']
+    """
+    import torch
+
+    head = model.get_output_embeddings()
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module is not head
+        }
+    )
 
 
 def _base_model(config: TrainConfig) -> str:
@@ -256,11 +284,17 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     set_seed(config.seed)  # LoRA's A matrices are drawn here
     base_lm = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     base_lm.config.use_cache = False  # no KV cache while training
+    n_layers = int(getattr(base_lm.config, "num_hidden_layers", 0) or 0)
+    top = min(config.top_layers, n_layers) if config.top_layers else 0
+    targets = config.target_module_list
+    if top and targets == "all-linear":
+        targets = linear_module_names(base_lm)  # peft takes layers_to_transform with names only
     lora = LoraConfig(
         r=config.rank,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
-        target_modules=config.target_module_list,
+        target_modules=targets,
+        layers_to_transform=list(range(n_layers - top, n_layers)) if top else None,
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base_lm, lora)
@@ -394,11 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return run_from_args(args)
+    except TrainConfigError as error:  # flags that cannot work together: show the usage too
+        parser.error(str(error))
     except MossAgentError as error:  # bad data, occupied out folder, model not available
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except ValueError as error:  # TrainConfig's cross-field checks
-        parser.error(str(error))
 
 
 if __name__ == "__main__":

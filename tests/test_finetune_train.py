@@ -17,7 +17,13 @@ import torch
 from transformers import TrainerCallback
 
 from agent.errors import MossAgentError
-from finetune.config import TrainConfig, add_config_arguments, config_from_args, config_to_argv
+from finetune.config import (
+    TrainConfig,
+    TrainConfigError,
+    add_config_arguments,
+    config_from_args,
+    config_to_argv,
+)
 from finetune.data import Conversation, rebuild_meta_instruction, write_conversations
 from finetune.merge import merge
 from finetune.train import ADAPTER_INFO, last_checkpoint, resolve_bf16, train
@@ -119,7 +125,7 @@ def test_flags_come_from_the_dataclass() -> None:
 )
 def test_config_checks_name_the_fix(override: dict[str, Any], fix: str) -> None:
     values: dict[str, Any] = {"data": ["d.jsonl"], "out": "o", **override}
-    with pytest.raises(ValueError, match=fix):
+    with pytest.raises(TrainConfigError, match=fix):  # a MossAgentError and a ValueError
         TrainConfig(**values)
 
 
@@ -190,14 +196,26 @@ def test_resume_continues_from_the_last_checkpoint(
 
 
 @pytest.mark.slow
-def test_bf16_autocast_on_cpu(tiny_model: Path, data_file: Path, tmp_path: Path) -> None:
-    result = train(
-        quick_config(
-            tiny_model, data_file, tmp_path, bf16="on", max_steps=2, eval_fraction=0, save_steps=0
-        )
-    )
+def test_bf16_autocast_and_checkpointing(tiny_model: Path, data_file: Path, tmp_path: Path) -> None:
+    config = quick_config(tiny_model, data_file, tmp_path, max_steps=2, eval_fraction=0)
+    config.bf16, config.gradient_checkpointing, config.save_steps = "on", True, 0
+    result = train(config)
     assert result.steps == 2
     assert result.train_loss is not None and math.isfinite(result.train_loss)
+
+
+@pytest.mark.slow
+def test_top_layers_limits_lora_to_the_last_layers(
+    tiny_model: Path, data_file: Path, tmp_path: Path
+) -> None:
+    snapshot = Snapshot()
+    config = quick_config(tiny_model, data_file, tmp_path, max_steps=1, eval_fraction=0)
+    config.top_layers, config.save_steps = 1, 0
+    train(config, callbacks=[snapshot])
+    layers = {name.split(".layers.")[1].split(".")[0] for name in snapshot.trainable}
+    assert layers == {"1"}  # the tiny model has layers 0 and 1
+    kinds = {name.split(".lora_")[0].rsplit(".", 1)[-1] for name in snapshot.trainable}
+    assert kinds == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
 @pytest.mark.slow
