@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--naive-examples", type=int, default=8, help="naive arm: the first N only (0: all)"
     )
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=4, help="as TrainConfig")
     parser.add_argument(
         "--max-length", type=int, default=512, help="longer conversations lose later turns"
     )
