@@ -1,0 +1,33 @@
+"""Teaching a model to use its tools: MOSS data in, LoRA adapters out, and their evaluation.
+
+    moss-agent synth --n 4000 --out data.jsonl       # finetune.synth
+    moss-agent train --data data.jsonl --out ad/     # finetune.train (TrainConfig)
+    moss-agent eval --adapter ad/                    # finetune.evaluate
+    moss-agent merge --adapter ad/ --out merged/     # finetune.merge
+
+Nothing here imports torch until training or evaluation starts.
+"""
+
+from finetune.config import TrainConfig, TrainConfigError
+from finetune.data import (
+    LoadReport,
+    build_examples,
+    load_conversations,
+    read_conversations,
+    write_conversations,
+)
+from finetune.merge import merge
+from finetune.train import TrainResult, train
+
+__all__ = [
+    "LoadReport",
+    "TrainConfig",
+    "TrainConfigError",
+    "TrainResult",
+    "build_examples",
+    "load_conversations",
+    "merge",
+    "read_conversations",
+    "train",
+    "write_conversations",
+]
