@@ -13,8 +13,9 @@ Ratios are taken within one run, so machine load affects both sides alike.
 from __future__ import annotations
 
 import argparse
-import os
 import time
+
+from machine import report_machine  # benchmarks/machine.py, beside this script
 
 from agent import Agent, protocol
 from agent.backends.transformers import TransformersBackend
@@ -50,15 +51,10 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=len(QUESTIONS))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    report_machine(args.threads)
     agent = Agent.default(max_thought_tokens=48, max_reply_tokens=48)
     backend = agent.backend
     assert isinstance(backend, TransformersBackend)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{os.cpu_count()} CPUs, load {load}, torch threads {torch.get_num_threads()}")
     print("turn  agent s  model s  tools s  overhead s (share)  bare generate s  agent/bare")
     for i, question in enumerate(QUESTIONS[: args.turns]):
         prompt1 = protocol.render_prompt(

@@ -13,10 +13,11 @@ Run: .venv/bin/python benchmarks/bench_kv_reuse.py [--max-new-tokens 24] [--devi
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from machine import report_machine  # benchmarks/machine.py, beside this script
 
 from agent import protocol
 from agent.backends.base import Generation, run_stream
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    _report_machine(args.threads)
+    report_machine(args.threads)
 
     started = time.perf_counter()
     backend = TransformersBackend.from_pretrained(default_model_path(), device=args.device)
@@ -166,16 +167,6 @@ def main() -> None:
     total_r = sum(c.reused_seconds for c in calls)
     total_f = sum(c.fresh_seconds for c in calls)
     print(f"all 16 calls: {total_r:.1f} s with reuse, {total_f:.1f} s fresh")
-
-
-def _report_machine(threads: int | None) -> None:
-    """Figures on a shared CPU mean little without its load; pin threads when it is busy."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{os.cpu_count()} CPUs, load average {load}, torch threads {torch.get_num_threads()}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import time
+
+from machine import report_machine  # benchmarks/machine.py, beside this script
 
 from agent.backends.base import run_stream
 from agent.backends.transformers import TransformersBackend
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    _report_machine(args.threads)
+    report_machine(args.threads)
 
     hf = bench_transformers(args.tokens, args.device, args.repeats)
     print(f"transformers: decode {hf[0]:.1f} tokens/s, prefill {hf[1]:.0f} tokens/s (best of each)")
@@ -95,16 +96,6 @@ def main() -> None:
         print(f"llama.cpp:    decode {cpp[0]:.1f} tokens/s, prefill {cpp[1]:.0f} tokens/s")
         ratio = f"decode {cpp[0] / hf[0]:.2f}x, prefill {cpp[1] / hf[1]:.2f}x"
         print(f"llama.cpp / transformers: {ratio}")
-
-
-def _report_machine(threads: int | None) -> None:
-    """Figures on a shared CPU mean little without its load; pin threads when it is busy."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{os.cpu_count()} CPUs, load average {load}, torch threads {torch.get_num_threads()}")
 
 
 if __name__ == "__main__":
