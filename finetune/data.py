@@ -171,6 +171,17 @@ def _moss_body(raw: str, name: str, where: str) -> str:
     return _check_inert(body, where)
 
 
+def _record_meta(record: Any, turns_key: str) -> str:
+    """Check a record's outer shape (an object with a meta-instruction and ``turns_key``) and
+    return its meta-instruction; the checks both record formats share."""
+    if not isinstance(record, dict):
+        raise BadRecord("not an object", f"a record is {type(record).__name__}")
+    for key in ("meta_instruction", turns_key):
+        if key not in record:
+            raise BadRecord("missing field", key)
+    return _check_inert(_text(record["meta_instruction"], "meta_instruction"), "meta_instruction")
+
+
 def parse_moss_record(record: Any) -> Conversation:
     """One MOSS plugin-SFT record as a Conversation; raises ``BadRecord`` saying why not.
 
@@ -184,12 +195,7 @@ def parse_moss_record(record: Any) -> Conversation:
     >>> (c.exchanges[0].human, c.exchanges[0].reply)
     ('Hi', 'Hello')
     """
-    if not isinstance(record, dict):
-        raise BadRecord("not an object", f"a record is {type(record).__name__}")
-    for key in ("meta_instruction", "chat"):
-        if key not in record:
-            raise BadRecord("missing field", key)
-    meta = _check_inert(_text(record["meta_instruction"], "meta_instruction"), "meta_instruction")
+    meta = _record_meta(record, "chat")
     chat = record["chat"]
     if not isinstance(chat, dict):
         raise BadRecord("wrong type", f"chat is {type(chat).__name__}, not an object")
@@ -223,12 +229,7 @@ def parse_project_record(record: Any) -> Conversation:
     ``human`` and ``reply`` are required; ``thoughts`` defaults to "", ``commands`` and
     ``results`` to "None".
     """
-    if not isinstance(record, dict):
-        raise BadRecord("not an object", f"a record is {type(record).__name__}")
-    for key in ("meta_instruction", "turns"):
-        if key not in record:
-            raise BadRecord("missing field", key)
-    meta = _check_inert(_text(record["meta_instruction"], "meta_instruction"), "meta_instruction")
+    meta = _record_meta(record, "turns")
     turns = record["turns"]
     if not isinstance(turns, list):
         raise BadRecord("wrong type", f"turns is {type(turns).__name__}, not a list")
