@@ -58,9 +58,9 @@ adapter: install
 	mkdir -p build
 	$(BIN)/moss-agent synth --n 4000 --seed 7 --split train --out build/synth_train.jsonl
 	$(BIN)/moss-agent train --data build/synth_train.jsonl --out build/adapter \
-		--max-steps 100 --batch-size 4 --grad-accum 2 --learning-rate 5e-4 --max-length 320 \
+		--max-steps 450 --batch-size 4 --grad-accum 2 --learning-rate 1e-3 --max-length 448 \
 		--top-layers 10 --target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
-		--eval-fraction 0.01 --eval-steps 0 --save-steps 10 --save-total-limit 3 --seed 0
+		--eval-fraction 0.01 --eval-steps 0 --save-steps 25 --save-total-limit 4 --seed 0
 	@echo "adapter written to build/adapter; copy it to finetune/adapters/default to ship it"
 
 eval: install

@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent import protocol
 from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
@@ -133,8 +134,12 @@ class Session:
 
     # -- plugins --------------------------------------------------------------------------------
     def plugin_choices(self) -> list[tuple[str, str]]:
-        """(label shown, plugin name) for every plugin of this session's agent."""
-        return [(f"{p.label} · {p.api}", p.name) for p in self.agent.plugins]
+        """(label shown, plugin name) for every plugin, in the meta-instruction's order."""
+        # The registry keeps import order, which changes with how plugins were loaded; the
+        # meta-instruction lists MOSS's labels first in MOSS's order, so the switches do too.
+        rank = {label: i for i, label in enumerate(protocol.MOSS_LABELS)}
+        ordered = sorted(self.agent.plugins, key=lambda p: rank.get(p.label, len(rank)))
+        return [(f"{p.label} · {p.api}", p.name) for p in ordered]
 
     def enabled_plugins(self) -> list[str]:
         return [p.name for p in self.agent.plugins.enabled()]

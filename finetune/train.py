@@ -359,7 +359,9 @@ def write_adapter_info(
         "format": INFO_FORMAT,
         "version": INFO_VERSION,
         "base_model": config.base_model or "default",
-        "base_model_path": base,
+        # The default model is found by name on every machine (agent.models); its cache path
+        # is this machine's, so only a base the user named is recorded as a path.
+        "base_model_path": base if config.base_model else None,
         "meta_instruction_preset": config.meta_instruction,
         # What to use at inference: the system text most of the training data had.
         "meta_instruction": metas.most_common(1)[0][0] if metas else "",

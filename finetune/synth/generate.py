@@ -101,6 +101,9 @@ class SynthConversation(Conversation):
     disabled: tuple[str, ...] = ()
 
 
+RUN_TIMEOUT = 600.0  # seconds; see Runner.__init__
+
+
 class Runner:
     """Runs samples' calls through the real plugins, over one split's corpus.
 
@@ -112,7 +115,10 @@ class Runner:
         from plugins.search import Hit, LocalIndex
 
         self.split = split
-        self.dispatcher = Dispatcher(builtin_registry())
+        # A generator must give the same data on a busy machine as on an idle one: the
+        # dispatcher's 10 s default failed the first Calculate (importing sympy) while a
+        # training run held both cores, so synth waits as long as a plugin needs.
+        self.dispatcher = Dispatcher(builtin_registry(), timeout=RUN_TIMEOUT)
         self.index = LocalIndex()
         self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
 

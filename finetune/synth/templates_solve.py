@@ -398,21 +398,28 @@ def _savings(rng: random.Random, pools: Pools) -> Problem:
     )
 
 
+def _two_counts(
+    x: int, y: int, a: int, b: int, question: str, let: str, answer: str, names: tuple[str, ...]
+) -> Problem:
+    """x and y things whose count x+y and weighted total a*x+b*y are given (tickets, coins...)."""
+    eqs = [f"x+y={x + y}", f"{a}x+{b}y={a * x + b * y}"]
+    return (
+        question,
+        f"Let {let}: {eqs[0]} and {eqs[1]}.",
+        eqs,
+        {"x": Fraction(x), "y": Fraction(y)},
+        answer,
+        [str(x), str(y)],
+        names,
+    )
+
+
 def _tickets(rng: random.Random, _: Pools) -> Problem:
     pa, pc = rng.randint(8, 25), rng.randint(3, 7)
     x, y = rng.randint(5, 120), rng.randint(5, 120)
     q = f"Adult tickets cost ${pa} and child tickets ${pc}. {x + y} tickets were sold for ${pa * x + pc * y}. How many of each were sold?"
-    eqs = [f"x+y={x + y}", f"{pa}x+{pc}y={pa * x + pc * y}"]
-    t = f"Let x be adult and y child tickets: {eqs[0]} and {eqs[1]}."
-    return (
-        q,
-        t,
-        eqs,
-        {"x": Fraction(x), "y": Fraction(y)},
-        f"{x} adult tickets and {y} child tickets.",
-        [str(x), str(y)],
-        (),
-    )
+    let = "x be adult and y child tickets"
+    return _two_counts(x, y, pa, pc, q, let, f"{x} adult tickets and {y} child tickets.", ())
 
 
 def _sum_diff(rng: random.Random, _: Pools) -> Problem:
@@ -436,33 +443,15 @@ def _coins(rng: random.Random, pools: Pools) -> Problem:
     name = rng.choice(pools.people)
     x, y = rng.randint(2, 40), rng.randint(2, 40)
     q = f"{name} has {x + y} coins, all 5-cent and 10-cent coins, worth {5 * x + 10 * y} cents in total. How many of each?"
-    eqs = [f"x+y={x + y}", f"5x+10y={5 * x + 10 * y}"]
-    t = f"Let x be the 5-cent and y the 10-cent coins: {eqs[0]} and {eqs[1]}."
-    return (
-        q,
-        t,
-        eqs,
-        {"x": Fraction(x), "y": Fraction(y)},
-        f"{x} five-cent coins and {y} ten-cent coins.",
-        [str(x), str(y)],
-        (name,),
-    )
+    let = "x be the 5-cent and y the 10-cent coins"
+    answer = f"{x} five-cent coins and {y} ten-cent coins."
+    return _two_counts(x, y, 5, 10, q, let, answer, (name,))
 
 
 def _farm(rng: random.Random, _: Pools) -> Problem:
     x, y = rng.randint(2, 60), rng.randint(2, 60)
     q = f"A farm has chickens and cows: {x + y} heads and {2 * x + 4 * y} legs. How many chickens and how many cows?"
-    eqs = [f"x+y={x + y}", f"2x+4y={2 * x + 4 * y}"]
-    t = f"Let x be chickens and y cows: {eqs[0]} and {eqs[1]}."
-    return (
-        q,
-        t,
-        eqs,
-        {"x": Fraction(x), "y": Fraction(y)},
-        f"{x} chickens and {y} cows.",
-        [str(x), str(y)],
-        (),
-    )
+    return _two_counts(x, y, 2, 4, q, "x be chickens and y cows", f"{x} chickens and {y} cows.", ())
 
 
 def _twice_as_old(rng: random.Random, pools: Pools) -> Problem:
@@ -520,17 +509,8 @@ def _pens(rng: random.Random, pools: Pools) -> Problem:
     pn = rng.randint(pp + 1, 9)
     x, y = rng.randint(1, 20), rng.randint(1, 20)
     q = f"Pens cost ${pp} and notebooks ${pn}. {name} bought {x + y} items for ${pp * x + pn * y}. How many pens and notebooks?"
-    eqs = [f"x+y={x + y}", f"{pp}x+{pn}y={pp * x + pn * y}"]
-    t = f"Let x be pens and y notebooks: {eqs[0]} and {eqs[1]}."
-    return (
-        q,
-        t,
-        eqs,
-        {"x": Fraction(x), "y": Fraction(y)},
-        f"{x} pens and {y} notebooks.",
-        [str(x), str(y)],
-        (name,),
-    )
+    let = "x be pens and y notebooks"
+    return _two_counts(x, y, pp, pn, q, let, f"{x} pens and {y} notebooks.", (name,))
 
 
 def _times_other(rng: random.Random, _: Pools) -> Problem:
