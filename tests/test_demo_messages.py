@@ -405,14 +405,18 @@ def test_plugin_switches_follow_the_meta_instruction_not_import_order() -> None:
     def units(query: str) -> str:
         return query
 
-    for name, label in [("Solve", "Equation solver"), ("Search", "Web search"),
-                        ("Calculate", "Calculator")]:
+    for name, label in [
+        ("Solve", "Equation solver"),
+        ("Search", "Web search"),
+        ("Calculate", "Calculator"),
+    ]:
         registry.plugin(name, label=label, api=f"{name}(x)")(units)
     session = Session(Agent(ScriptedBackend(), plugins=registry))
     names = [name for _, name in session.plugin_choices()]
     assert names == ["Search", "Calculate", "Solve", "Units"]
     meta = session.agent.meta_instruction
-    assert [meta.index(f"API: {n}(") for n in names] == sorted(meta.index(f"API: {n}(") for n in names)
+    places = [meta.index(f"API: {n}(") for n in names]
+    assert places == sorted(places)
 
 
 def test_the_command_line_is_private_by_default() -> None:
