@@ -93,6 +93,18 @@ MOSS_LABELS = (
 Preset = Literal["moss", "short"]
 
 
+def meta_order(label: str) -> int:
+    """Sort key for capability labels in the order the meta-instruction lists them.
+
+    MOSS's labels come first in MOSS's order; any other label after them (a stable sort keeps
+    those in their given order).
+
+    >>> sorted(["Units", "Equation solver", "Web search"], key=meta_order)
+    ['Web search', 'Equation solver', 'Units']
+    """
+    return MOSS_LABELS.index(label) if label in MOSS_LABELS else len(MOSS_LABELS)
+
+
 @dataclass(frozen=True)
 class Capability:
     """One line of the capability list: ``- Calculator: enabled. API: Calculate(expression)``."""
@@ -115,7 +127,7 @@ def build_meta_instruction(
     ``moss`` lists MOSS's six labels in MOSS's order (unbacked ones ``disabled.``) and then any
     other capability; ``short`` lists only the given capabilities, MOSS's labels first.
 
-    >>> build_meta_instruction([Capability("Calculator", "Calculate(expression)")], "short")[-40:]
+    >>> build_meta_instruction([Capability("Calculator", "Calculate(expression)")], "short")[-58:]
     'nabled.\\n- Calculator: enabled. API: Calculate(expression)\\n'
     """
     caps = list(capabilities)

@@ -136,9 +136,8 @@ class Session:
     def plugin_choices(self) -> list[tuple[str, str]]:
         """(label shown, plugin name) for every plugin, in the meta-instruction's order."""
         # The registry keeps import order, which changes with how plugins were loaded; the
-        # meta-instruction lists MOSS's labels first in MOSS's order, so the switches do too.
-        rank = {label: i for i, label in enumerate(protocol.MOSS_LABELS)}
-        ordered = sorted(self.agent.plugins, key=lambda p: rank.get(p.label, len(rank)))
+        # switches follow the meta-instruction instead.
+        ordered = sorted(self.agent.plugins, key=lambda p: protocol.meta_order(p.label))
         return [(f"{p.label} · {p.api}", p.name) for p in ordered]
 
     def enabled_plugins(self) -> list[str]:
