@@ -86,6 +86,14 @@ class TrainConfig:
             "of the layers."
         ),
     )
+    init_adapter: str | None = field(
+        default=None,
+        metadata=_help(
+            "Start from this adapter's LoRA weights instead of fresh ones: a second stage of "
+            "training, on new data or with a new learning-rate schedule. Its rank, alpha, "
+            "target modules and layers must match the flags; its dropout is kept."
+        ),
+    )
     learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (AdamW)."))
     epochs: float = field(default=1.0, metadata=_help("Passes over the training data."))
     max_steps: int = field(

@@ -116,18 +116,57 @@ def last_checkpoint(out: str | Path) -> Path | None:
 
 def check_checkpoint_matches(checkpoint: Path, config: TrainConfig) -> None:
     """Refuse to resume with LoRA settings other than the checkpoint's (shapes would clash)."""
+    check_lora_matches(
+        checkpoint,
+        config,
+        "resume with {flag} {saved}, or start a new run in an empty --out folder",
+    )
+
+
+def check_lora_matches(folder: Path, config: TrainConfig, fix: str) -> None:
+    """Raise unless ``config``'s LoRA shape is the one saved in ``folder``'s adapter_config.json.
+
+    ``fix`` is the advice, formatted with the ``flag`` and the ``saved`` value.
+    """
     try:
-        saved = json.loads((checkpoint / "adapter_config.json").read_text(encoding="utf-8"))
+        saved = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return  # not a peft checkpoint we can read; the Trainer will say what is wrong
-    wanted = {"r": config.rank, "lora_alpha": config.alpha}
-    flags = {"r": "--rank", "lora_alpha": "--alpha"}
-    for key, value in wanted.items():
-        if key in saved and saved[key] != value:
+        return  # not a peft folder we can read; peft or the Trainer will say what is wrong
+    layers = saved.get("layers_to_transform")
+    wanted: list[tuple[str, Any, Any]] = [
+        ("--rank", config.rank, saved.get("r", config.rank)),
+        ("--alpha", config.alpha, saved.get("lora_alpha", config.alpha)),
+        ("--top-layers", config.top_layers, len(layers) if isinstance(layers, list) else 0),
+    ]
+    targets, saved_targets = config.target_module_list, saved.get("target_modules")
+    if targets != "all-linear" and isinstance(saved_targets, list):
+        wanted.append(("--target-modules", sorted(targets), sorted(saved_targets)))
+    for flag, value, saved_value in wanted:
+        if value != saved_value:
+            shown = ",".join(saved_value) if isinstance(saved_value, list) else saved_value
             raise MossAgentError(
-                f"{checkpoint} was trained with {flags[key]} {saved[key]}, not {value}: resume "
-                f"with {flags[key]} {saved[key]}, or start a new run in an empty --out folder."
+                f"{folder} was trained with {flag} {shown}, not "
+                f"{','.join(value) if isinstance(value, list) else value}: "
+                + fix.format(flag=flag, saved=shown)
+                + "."
             )
+
+
+def _check_init_adapter(config: TrainConfig) -> Path | None:
+    if not config.init_adapter:
+        return None
+    folder = Path(config.init_adapter)
+    if not (folder / "adapter_config.json").is_file():
+        raise MossAgentError(
+            f"--init-adapter {folder} holds no adapter_config.json: pass the folder an earlier "
+            "`moss-agent train --out` wrote."
+        )
+    if folder.resolve() == Path(config.out).resolve():
+        raise MossAgentError(
+            f"--init-adapter and --out are both {folder}: write the new stage to another --out."
+        )
+    check_lora_matches(folder, config, "pass {flag} {saved} to continue its weights")
+    return folder
 
 
 def split_conversations(
@@ -261,10 +300,11 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     """
     started = time.perf_counter()
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, set_seed
 
     out = Path(config.out)
+    init_from = _check_init_adapter(config)
     resume_from = last_checkpoint(out) if config.resume else None
     if not config.resume and last_checkpoint(out) is not None:
         raise MossAgentError(
@@ -297,7 +337,13 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
         layers_to_transform=list(range(n_layers - top, n_layers)) if top else None,
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(base_lm, lora)
+    if init_from is not None:
+        # Continue an earlier stage: its LoRA weights (and saved LoRA config, which the check
+        # above showed equals this one) instead of a fresh init. A checkpoint of this run, if
+        # resumed, still overrides them below.
+        model = PeftModel.from_pretrained(base_lm, str(init_from), is_trainable=True)
+    else:
+        model = get_peft_model(base_lm, lora)
 
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
@@ -380,6 +426,19 @@ def write_adapter_info(
         },
         "versions": {p: _version(p) for p in ("torch", "transformers", "peft")},
     }
+    if config.init_adapter:
+        # The earlier stage's own record, so a chain of stages can be read from the last one.
+        try:
+            earlier = json.loads(
+                (Path(config.init_adapter) / ADAPTER_INFO).read_text(encoding="utf-8")
+            )
+            info["init_adapter"] = {
+                k: earlier.get(k)
+                for k in ("train_config", "result", "init_adapter")
+                if k in earlier
+            }
+        except (OSError, ValueError):
+            info["init_adapter"] = None  # an adapter from elsewhere: its weights, no record
     path = out / ADAPTER_INFO
     with atomic_text_file(path) as f:
         f.write(json.dumps(info, ensure_ascii=False, indent=1) + "\n")

@@ -196,6 +196,51 @@ def test_resume_continues_from_the_last_checkpoint(
 
 
 @pytest.mark.slow
+def test_init_adapter_continues_an_earlier_stage(
+    trained: Any, tiny_model: Path, data_file: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    first, _ = trained
+    saved = load_file(str(first.out / "adapter_model.safetensors"))
+    # Another LoRA shape cannot take these weights: said before any model is loaded.
+    with pytest.raises(MossAgentError, match="--rank 4"):
+        train(
+            quick_config(tiny_model, data_file, tmp_path / "x", rank=8, init_adapter=str(first.out))
+        )
+    with pytest.raises(MossAgentError, match="no adapter_config"):
+        train(quick_config(tiny_model, data_file, tmp_path / "y", init_adapter=str(tmp_path)))
+    with pytest.raises(MossAgentError, match="another --out"):
+        train(quick_config(tiny_model, data_file, first.out, init_adapter=str(first.out)))
+
+    snapshot = Snapshot()
+    config = quick_config(
+        tiny_model,
+        data_file,
+        tmp_path / "stage2",
+        max_steps=2,
+        save_steps=0,
+        init_adapter=str(first.out),
+    )
+    result = train(config, callbacks=[snapshot])
+    # The second stage starts from exactly the first stage's LoRA weights (a fresh init has
+    # lora_B = 0), and trains them further; frozen weights stay frozen.
+    starts = {n.replace(".default", ""): t for n, t in snapshot.before.items() if "lora_" in n}
+    assert set(starts) == set(saved)
+    for name, tensor in saved.items():
+        assert torch.equal(starts[name], tensor), name
+    assert any(torch.count_nonzero(t) for n, t in saved.items() if "lora_B" in n)
+    changed = [
+        n for n in snapshot.trainable if not torch.equal(snapshot.before[n], snapshot.after[n])
+    ]
+    assert changed and all("lora_" in n for n in changed)
+    assert result.steps == 2
+    info = json.loads((result.out / ADAPTER_INFO).read_text(encoding="utf-8"))
+    assert info["train_config"]["init_adapter"] == str(first.out)
+    assert info["init_adapter"]["result"]["steps"] == 6  # the earlier stage's own record
+
+
+@pytest.mark.slow
 def test_bf16_autocast_and_checkpointing(tiny_model: Path, data_file: Path, tmp_path: Path) -> None:
     config = quick_config(tiny_model, data_file, tmp_path, max_steps=2, eval_fraction=0)
     config.bf16, config.gradient_checkpointing, config.save_steps = "on", True, 0
