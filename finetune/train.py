@@ -133,10 +133,14 @@ def check_lora_matches(folder: Path, config: TrainConfig, fix: str) -> None:
     except (OSError, ValueError):
         return  # not a peft folder we can read; peft or the Trainer will say what is wrong
     layers = saved.get("layers_to_transform")
+    saved_top = len(layers) if isinstance(layers, list) and layers else 0
+    top = config.top_layers
+    if saved_top and min(layers) == 0 and (top == 0 or top >= saved_top):
+        top = saved_top  # --top-layers at or above the layer count, or 0: every layer either way
     wanted: list[tuple[str, Any, Any]] = [
         ("--rank", config.rank, saved.get("r", config.rank)),
         ("--alpha", config.alpha, saved.get("lora_alpha", config.alpha)),
-        ("--top-layers", config.top_layers, len(layers) if isinstance(layers, list) else 0),
+        ("--top-layers", top, saved_top),
     ]
     targets, saved_targets = config.target_module_list, saved.get("target_modules")
     if targets != "all-linear" and isinstance(saved_targets, list):

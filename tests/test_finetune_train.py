@@ -26,7 +26,13 @@ from finetune.config import (
 )
 from finetune.data import Conversation, rebuild_meta_instruction, write_conversations
 from finetune.merge import merge
-from finetune.train import ADAPTER_INFO, last_checkpoint, resolve_bf16, train
+from finetune.train import (
+    ADAPTER_INFO,
+    check_lora_matches,
+    last_checkpoint,
+    resolve_bf16,
+    train,
+)
 from tests.test_finetune_data import sample_conversations, save_tiny_model
 
 
@@ -127,6 +133,28 @@ def test_config_checks_name_the_fix(override: dict[str, Any], fix: str) -> None:
     values: dict[str, Any] = {"data": ["d.jsonl"], "out": "o", **override}
     with pytest.raises(TrainConfigError, match=fix):  # a MossAgentError and a ValueError
         TrainConfig(**values)
+
+
+def test_lora_shape_check_reads_adapter_config(tmp_path: Path) -> None:
+    saved = {"r": 4, "lora_alpha": 8, "layers_to_transform": [0, 1], "target_modules": ["q_proj"]}
+    (tmp_path / "adapter_config.json").write_text(json.dumps(saved), encoding="utf-8")
+
+    def check(**override: Any) -> None:
+        values: dict[str, Any] = {"rank": 4, "alpha": 8, "target_modules": "q_proj", **override}
+        check_lora_matches(tmp_path, TrainConfig(["d"], "o", **values), "pass {flag} {saved}")
+
+    check(top_layers=2)
+    check(top_layers=0)  # the saved layers are every layer of a 2-layer model: the same shape
+    check(top_layers=30)
+    with pytest.raises(MossAgentError, match="--top-layers 1, not 2: pass --top-layers 1"):
+        (tmp_path / "adapter_config.json").write_text(
+            json.dumps({**saved, "layers_to_transform": [1]}), encoding="utf-8"
+        )
+        check(top_layers=2)
+    with pytest.raises(MossAgentError, match="--target-modules q_proj, not q_proj,v_proj"):
+        check(top_layers=1, target_modules="q_proj,v_proj")
+    with pytest.raises(MossAgentError, match="--alpha 8, not 16"):
+        check(top_layers=1, alpha=16)
 
 
 def test_bf16_setting() -> None:
