@@ -53,10 +53,9 @@ demo: install
 bench: install server
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-# Reproduces the shipped default adapter from its seeds (2 idle CPU cores: about 25 minutes).
-# The shipped adapter in two stages: 450 steps from a fresh LoRA, then 360 more at half the
-# learning rate on 4,000 new conversations (another seed). On this project's 2 CPU cores the
-# stages took 90 and 78 minutes.
+# Reproduces the shipped default adapter from its seeds, in two stages: 450 steps from a fresh
+# LoRA, then 360 more at half the learning rate on 4,000 new conversations (another seed). On
+# this project's 2 idle CPU cores the stages took 90 and 78 minutes; a GPU takes minutes.
 LORA := --max-length 448 --batch-size 4 --grad-accum 2 --top-layers 10 \
 	--target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
 	--eval-fraction 0.01 --eval-steps 0 --save-steps 25 --save-total-limit 4 --seed 0
