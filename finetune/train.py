@@ -145,13 +145,15 @@ def check_lora_matches(folder: Path, config: TrainConfig, fix: str) -> None:
     targets, saved_targets = config.target_module_list, saved.get("target_modules")
     if targets != "all-linear" and isinstance(saved_targets, list):
         wanted.append(("--target-modules", sorted(targets), sorted(saved_targets)))
+
+    def shown(value: Any) -> str:
+        return ",".join(value) if isinstance(value, list) else str(value)
+
     for flag, value, saved_value in wanted:
         if value != saved_value:
-            shown = ",".join(saved_value) if isinstance(saved_value, list) else saved_value
             raise MossAgentError(
-                f"{folder} was trained with {flag} {shown}, not "
-                f"{','.join(value) if isinstance(value, list) else value}: "
-                + fix.format(flag=flag, saved=shown)
+                f"{folder} was trained with {flag} {shown(saved_value)}, not {shown(value)}: "
+                + fix.format(flag=flag, saved=shown(saved_value))
                 + "."
             )
 

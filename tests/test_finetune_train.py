@@ -146,10 +146,10 @@ def test_lora_shape_check_reads_adapter_config(tmp_path: Path) -> None:
     check(top_layers=2)
     check(top_layers=0)  # the saved layers are every layer of a 2-layer model: the same shape
     check(top_layers=30)
+    (tmp_path / "adapter_config.json").write_text(
+        json.dumps({**saved, "layers_to_transform": [1]}), encoding="utf-8"
+    )  # the last layer only
     with pytest.raises(MossAgentError, match="--top-layers 1, not 2: pass --top-layers 1"):
-        (tmp_path / "adapter_config.json").write_text(
-            json.dumps({**saved, "layers_to_transform": [1]}), encoding="utf-8"
-        )
         check(top_layers=2)
     with pytest.raises(MossAgentError, match="--target-modules q_proj, not q_proj,v_proj"):
         check(top_layers=1, target_modules="q_proj,v_proj")
