@@ -444,7 +444,13 @@ class Builder:
                 node = node.left
             value = self.build(node)
             for link in reversed(chain):
-                value = self._check(self._binop(link.op, value, self.build(link.right)))
+                right = self.build(link.right)
+                result = self._binop(link.op, value, right)
+                if self.numeric and (value.is_Float or right.is_Float) and not result.is_Float:
+                    # sympy folds a float zero into the exact 0 (0 + 0.0, 0.0 / 1, 2.0 - 2);
+                    # Python's result is the float 0.0, and what follows stays a float too.
+                    result = self._float(result)
+                value = self._check(result)
             return value
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)  # by the allowlist
         return self._call(node.func.id, [self.build(a) for a in node.args])
