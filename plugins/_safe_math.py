@@ -446,11 +446,7 @@ class Builder:
             for link in reversed(chain):
                 right = self.build(link.right)
                 result = self._binop(link.op, value, right)
-                if self.numeric and (value.is_Float or right.is_Float) and not result.is_Float:
-                    # sympy folds a float zero into the exact 0 (0 + 0.0, 0.0 / 1, 2.0 - 2);
-                    # Python's result is the float 0.0, and what follows stays a float too.
-                    result = self._float(result)
-                value = self._check(result)
+                value = self._check(self._keep_float(result, [value, right]))
             return value
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)  # by the allowlist
         return self._call(node.func.id, [self.build(a) for a in node.args])
@@ -498,9 +494,25 @@ class Builder:
             )
         return base**exp
 
+    def _keep_float(self, result: Any, operands: list[Any]) -> Any:
+        # sympy folds a float zero into the exact 0 (0 + 0.0, 0.0 / 1, 2.0 - 2, abs(2.0 - 2));
+        # Python's result is the float 0.0, and what follows must stay a float too.
+        if self.numeric and not result.is_Float and any(a.is_Float for a in operands):
+            return self._float(result)
+        return result
+
     def _call(self, name: str, args: list[Any]) -> Any:
         func = FUNCTIONS[name]
-        if not (self.numeric and not func.keeps_integers):
+        if not self.numeric:
+            return func.exact(*args)
+        if name in ("max", "min"):
+            # Python returns the first argument equal to the answer: max(1.0, 1) is 1.0 and
+            # max(1, 1.0) is 1, where sympy picks either.
+            result = func.exact(*args)
+            return next((a for a in args if (a - result).is_zero), result)
+        if name == "abs":
+            return self._keep_float(func.exact(*args), args)
+        if func.keeps_integers:  # floor, ceil, round, factorial: integers, as in Python
             return func.exact(*args)
         # As math.log(8, 2) does, but rounded once: float arguments, taken at their exact
         # binary value, an exact result, then the nearest float (math.log2(8) is 3.0, not
