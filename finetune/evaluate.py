@@ -507,6 +507,15 @@ def evaluate(
 # ---------------------------------------------------------------------------------------------
 
 
+# Held-out cases are single questions with short answers; these limits bound the time a model
+# that never stops (the untuned base model, a runaway digit loop) takes per case. They must not
+# cut what the data teaches: the longest phase 1 in the shipped adapter's training data
+# (thoughts and a three-equation Commands line) is 121 tokens, the longest reply 55. A limit of
+# 96 cut 44 of its 7,893 phase-1 turns, and scored correct three-equation calls as unreadable.
+EVAL_THOUGHT_TOKENS = 160
+EVAL_REPLY_TOKENS = 128
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``moss-agent eval``.
 
@@ -528,19 +537,17 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--no-tools", action="store_true", help="disable every plugin")
     parser.add_argument("--limit", type=int, help="evaluate only the first N cases")
-    parser.add_argument("--max-thought-tokens", type=int, default=96,
-                        help="phase-1 token limit per turn (default: 96)")  # fmt: skip
-    parser.add_argument("--max-reply-tokens", type=int, default=128,
-                        help="reply token limit per turn (default: 128)")  # fmt: skip
+    parser.add_argument("--max-thought-tokens", type=int, default=EVAL_THOUGHT_TOKENS,
+                        help="phase-1 token limit per turn (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--max-reply-tokens", type=int, default=EVAL_REPLY_TOKENS,
+                        help="reply token limit per turn (default: %(default)s)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 
 def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
-    # Held-out cases are single questions with short answers; the limits bound the time a
-    # model that never stops (the untuned base model) can take per case.
     limits: dict[str, Any] = {
-        "max_thought_tokens": getattr(args, "max_thought_tokens", 96),
-        "max_reply_tokens": getattr(args, "max_reply_tokens", 128),
+        "max_thought_tokens": getattr(args, "max_thought_tokens", EVAL_THOUGHT_TOKENS),
+        "max_reply_tokens": getattr(args, "max_reply_tokens", EVAL_REPLY_TOKENS),
     }
 
     def build() -> Agent:
@@ -564,6 +571,8 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Run ``moss-agent eval`` with parsed ``args``: print the table, write ``--json``."""
+    from agent.loop import write_atomic
+
     cases = read_cases(args.cases)
     if args.limit is not None:
         cases = cases[: args.limit]
@@ -582,7 +591,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "utf-8")
+        write_atomic(out, json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
         print(f"wrote {out}")
     return 0
 

@@ -30,6 +30,7 @@ from finetune.synth import (
     builtin_registry,
     generate,
     meta_instruction,
+    parse_mix,
     run_synth,
 )
 from finetune.synth.base import Sample
@@ -242,6 +243,50 @@ def test_cli_writes_jsonl_that_finetune_data_reads(tmp_path: Path) -> None:
     assert [c.exchanges for c in back] == [c.exchanges for c in made]
     assert [c.meta_instruction for c in back] == [c.meta_instruction for c in made]
     assert len(corpus.read_text().splitlines()) == len(documents("train"))
+
+
+def test_mix_reweights_kinds_and_the_default_is_unchanged(tmp_path: Path) -> None:
+    from finetune.synth.generate import MIX
+
+    # Named kinds change, the others keep their share; no mix is the default mix exactly, which
+    # is what keeps `make adapter`'s earlier stages reproducible after --mix was added.
+    assert parse_mix("") == MIX
+    assert generate(30, seed=5, mix=dict(MIX)) == generate(30, seed=5)
+    only_solve = generate(20, seed=5, mix={k: float(k == "Solve") for k in MIX})
+    assert all(
+        len(c.samples) == 1 and c.samples[0].tool == "Solve" and not c.disabled
+        for c in only_solve
+        if isinstance(c, SynthConversation)
+    )
+    default = generate(30, seed=5)
+    tilted = generate(30, seed=5, mix=parse_mix("Calculate=0.9"))
+    calc = [sum(_tool(c) == "Calculate" for c in convs) for convs in (default, tilted)]
+    assert calc[1] > calc[0]
+
+    parser = argparse.ArgumentParser()
+    add_synth_arguments(parser)
+    out = tmp_path / "solve.jsonl"
+    args = parser.parse_args(["--n", "6", "--seed", "5", "--out", str(out), "--mix",
+                              ",".join(f"{k}={int(k == 'Solve')}" for k in MIX)])  # fmt: skip
+    assert run_synth(args) == 0
+    assert all('Solve("' in c.exchanges[0].commands for c in read_conversations(out))
+    for bad, fix in [
+        ("solve=1", "the kinds are Calculate, Solve"),
+        ("Solve", "KIND=SHARE"),
+        ("Solve=lots", "not a number"),
+        ("Solve=-1", ">= 0"),
+        ("Calculate=0,Solve=0,Search=0,none=0,disabled=0,multi=0,pair=0", "positive share"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(fix)):
+            parse_mix(bad)
+    args = parser.parse_args(["--out", str(tmp_path / "x.jsonl"), "--mix", "Solve=-1"])
+    assert run_synth(args) == 2
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def _tool(conv: object) -> str | None:
+    samples = getattr(conv, "samples", [])
+    return samples[0].tool if len(samples) == 1 and not getattr(conv, "disabled", ()) else "other"
 
 
 def test_eval_assets_are_regenerated_exactly() -> None:

@@ -24,6 +24,7 @@ from finetune.synth.generate import (
     generate,
     iter_conversations,
     meta_instruction,
+    parse_mix,
 )
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "generate",
     "iter_conversations",
     "meta_instruction",
+    "parse_mix",
     "run_synth",
 ]

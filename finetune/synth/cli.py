@@ -26,6 +26,10 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
         default="train",
         help="template and entity pool to draw from (default: train)",
     )
+    parser.add_argument("--mix", default="", metavar="KIND=SHARE,...",
+                        help="reweight the kinds of conversation, e.g. 'Calculate=0.4,Solve=0.25' "
+                             "(kinds: Calculate, Solve, Search, none, disabled, multi, pair; "
+                             "unnamed kinds keep their default share)")  # fmt: skip
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",
@@ -38,7 +42,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from finetune.data import write_conversations
     from finetune.synth.corpus import documents
     from finetune.synth.evalcases import write_assets
-    from finetune.synth.generate import iter_conversations
+    from finetune.synth.generate import iter_conversations, parse_mix
 
     if args.eval_assets:
         for path, count in write_assets(Path(args.eval_assets)).items():
@@ -50,10 +54,15 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.n < 1:
         print("error: --n must be at least 1", file=sys.stderr)
         return 2
+    try:
+        mix = parse_mix(args.mix) if args.mix else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     kinds: Counter[str] = Counter()
 
     def counted() -> Iterator[Conversation]:
-        for conv in iter_conversations(args.n, args.seed, args.split):
+        for conv in iter_conversations(args.n, args.seed, args.split, mix):
             kinds[_kind(conv)] += 1
             yield conv
 

@@ -11,6 +11,8 @@ computed on its own; a disagreement is a template bug and raises ``SynthError``.
 The mix (shares of conversations): single-turn Calculate, Solve, Search and no-tool turns;
 turns whose tool is switched off in the meta-instruction (the model must answer without it);
 multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
+``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
+weak; the default mix draws exactly the data the shipped adapter's first stages were trained on.
 """
 
 from __future__ import annotations
@@ -309,9 +311,46 @@ def _pair(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, 
     return [sample], ()
 
 
-def conversation(rng: random.Random, runner: Runner) -> SynthConversation:
-    """One conversation of a kind drawn from ``MIX``."""
-    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+def parse_mix(text: str) -> dict[str, float]:
+    """``MIX`` with the shares named in ``text`` (``"Calculate=0.4,Search=0.1"``) replaced.
+
+    Shares are relative weights; they need not sum to 1. Kinds not named keep their default.
+
+    >>> parse_mix("Solve=0.3, none=0")["Solve"], parse_mix("Solve=0.3, none=0")["none"]
+    (0.3, 0.0)
+    >>> parse_mix("solve=1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown kind 'solve' in --mix; the kinds are Calculate, Solve, Search, none, ...
+    """
+    mix = dict(MIX)
+    kinds = ", ".join(MIX)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq:
+            raise ValueError(f"--mix wants KIND=SHARE pairs, got {part!r}; for example Solve=0.3")
+        if name not in MIX:
+            raise ValueError(f"unknown kind {name!r} in --mix; the kinds are {kinds}")
+        try:
+            share = float(value)
+        except ValueError:
+            raise ValueError(f"share of {name} in --mix is not a number: {value!r}") from None
+        if not share >= 0 or share == float("inf"):
+            raise ValueError(f"share of {name} in --mix must be a finite number >= 0, got {share}")
+        mix[name] = share
+    if not sum(mix.values()) > 0:
+        raise ValueError("--mix gives every kind a share of 0; give at least one a positive share")
+    return mix
+
+
+def conversation(
+    rng: random.Random, runner: Runner, mix: dict[str, float] | None = None
+) -> SynthConversation:
+    """One conversation of a kind drawn from ``mix`` (default ``MIX``)."""
+    mix = MIX if mix is None else mix
+    # One draw whatever the weights, so a changed mix changes kinds but not the stream's shape.
+    kind = rng.choices(list(MIX), weights=[mix.get(k, 0.0) for k in MIX])[0]
     if kind == "disabled":
         samples, disabled = _disabled(rng, runner)
     elif kind == "multi":
@@ -329,19 +368,23 @@ def conversation(rng: random.Random, runner: Runner) -> SynthConversation:
     )
 
 
-def iter_conversations(n: int, seed: int, split: Split = "train") -> Iterator[SynthConversation]:
+def iter_conversations(
+    n: int, seed: int, split: Split = "train", mix: dict[str, float] | None = None
+) -> Iterator[SynthConversation]:
     """Yield ``generate``'s conversations one at a time."""
     pools(split)  # fail early on a bad split name
     with Runner(split) as runner:
         for i in range(n):
-            yield conversation(random.Random(f"{seed}:{split}:{i}"), runner)
+            yield conversation(random.Random(f"{seed}:{split}:{i}"), runner, mix)
 
 
-def generate(n: int, seed: int = 0, split: Split = "train") -> list[Conversation]:
+def generate(
+    n: int, seed: int = 0, split: Split = "train", mix: dict[str, float] | None = None
+) -> list[Conversation]:
     """``n`` synthetic MOSS conversations, the same for the same arguments.
 
     >>> convs = generate(3, seed=1)
     >>> len(convs), convs[0].meta_instruction.startswith("You are MOSS")
     (3, True)
     """
-    return list(iter_conversations(n, seed, split))
+    return list(iter_conversations(n, seed, split, mix))
