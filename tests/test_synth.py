@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -243,6 +244,22 @@ def test_cli_writes_jsonl_that_finetune_data_reads(tmp_path: Path) -> None:
     assert [c.exchanges for c in back] == [c.exchanges for c in made]
     assert [c.meta_instruction for c in back] == [c.meta_instruction for c in made]
     assert len(corpus.read_text().splitlines()) == len(documents("train"))
+
+
+def test_shopping_never_prices_an_item_at_zero() -> None:
+    # Whole-dollar rounding once turned a $0.30 apple into "$0": a pointless sample for "total"
+    # and "each", and a ZeroDivisionError for "how many can I buy" (`synth --seed 10` died).
+    from finetune.synth.templates_calc import shopping
+
+    drawn = 0
+    for k in range(3000):
+        try:
+            sample = shopping.sample(random.Random(k), pools("train"), "train", None)
+        except ValueError:  # a declined draw; the generator draws again
+            continue
+        drawn += 1
+        assert not re.search(r"\$0(?![.\d])", sample.human), sample.human
+    assert drawn > 2500
 
 
 def test_mix_reweights_kinds_and_the_default_is_unchanged(tmp_path: Path) -> None:
