@@ -53,20 +53,27 @@ demo: install
 bench: install server
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-# Reproduces the shipped default adapter from its seeds, in two stages: 450 steps from a fresh
-# LoRA, then 360 more at half the learning rate on 4,000 new conversations (another seed). On
-# this project's 2 idle CPU cores the stages took 90 and 78 minutes; a GPU takes minutes.
+# Reproduces the shipped default adapter from its seeds, in three stages: 450 steps from a fresh
+# LoRA at lr 1e-3; 360 more at 5e-4 on 4,000 new conversations (another seed); 330 more at 4e-4
+# on 3,000 conversations that oversample Calculate and Solve (--mix). On this project's 2 CPU
+# cores the stages took 90, 78 and 58 minutes; a GPU takes minutes.
 LORA := --max-length 448 --batch-size 4 --grad-accum 2 --top-layers 10 \
 	--target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
 	--eval-fraction 0.01 --eval-steps 0 --save-steps 25 --save-total-limit 4 --seed 0
+MIX3 := Calculate=0.38,Solve=0.24,Search=0.10,none=0.15,disabled=0.04,multi=0.06,pair=0.03
 adapter: install
 	mkdir -p build
 	$(BIN)/moss-agent synth --n 4000 --seed 7 --split train --out build/synth_train.jsonl
 	$(BIN)/moss-agent synth --n 4000 --seed 8 --split train --out build/synth_train2.jsonl
+	$(BIN)/moss-agent synth --n 3000 --seed 9 --split train --mix $(MIX3) \
+		--out build/synth_train3.jsonl
 	$(BIN)/moss-agent train --data build/synth_train.jsonl --out build/adapter_stage1 \
 		--max-steps 450 --learning-rate 1e-3 $(LORA)
-	$(BIN)/moss-agent train --data build/synth_train2.jsonl --out build/adapter \
+	$(BIN)/moss-agent train --data build/synth_train2.jsonl --out build/adapter_stage2 \
 		--init-adapter build/adapter_stage1 --max-steps 360 --learning-rate 5e-4 $(LORA)
+	$(BIN)/moss-agent train --data build/synth_train3.jsonl --out build/adapter \
+		--init-adapter build/adapter_stage2 --max-steps 330 --learning-rate 4e-4 $(LORA) \
+		--eval-steps 100 --save-total-limit 2
 	@echo "adapter written to build/adapter; copy it to finetune/adapters/default to ship it"
 
 eval: install
