@@ -509,9 +509,10 @@ def evaluate(
 
 # Held-out cases are single questions with short answers; these limits bound the time a model
 # that never stops (the untuned base model, a runaway digit loop) takes per case. They must not
-# cut what the data teaches: the longest phase 1 in the shipped adapter's training data
-# (thoughts and a three-equation Commands line) is 121 tokens, the longest reply 55. A limit of
-# 96 cut 44 of its 7,893 phase-1 turns, and scored correct three-equation calls as unreadable.
+# cut what the data teaches: the longest phase 1 in the data of the shipped adapter's last two
+# stages (thoughts and a three-equation Commands line) is 121 tokens, the longest reply 55. A
+# limit of 96 cut 44 of their 7,893 phase-1 turns, and scored correct three-equation calls as
+# unreadable.
 EVAL_THOUGHT_TOKENS = 160
 EVAL_REPLY_TOKENS = 128
 
@@ -590,7 +591,6 @@ def run_eval(args: argparse.Namespace) -> int:
     print(report.table())
     if args.json:
         out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
         print(f"wrote {out}")
     return 0

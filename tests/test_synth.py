@@ -292,6 +292,7 @@ def test_mix_reweights_kinds_and_the_default_is_unchanged(tmp_path: Path) -> Non
         ("Solve", "KIND=SHARE"),
         ("Solve=lots", "not a number"),
         ("Solve=-1", ">= 0"),
+        ("Solve=nan", ">= 0"),
         ("Calculate=0,Solve=0,Search=0,none=0,disabled=0,multi=0,pair=0", "positive share"),
     ]:
         with pytest.raises(ValueError, match=re.escape(fix)):

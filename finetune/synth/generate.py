@@ -336,7 +336,7 @@ def parse_mix(text: str) -> dict[str, float]:
             share = float(value)
         except ValueError:
             raise ValueError(f"share of {name} in --mix is not a number: {value!r}") from None
-        if not share >= 0 or share == float("inf"):
+        if not 0 <= share < float("inf"):  # also refuses nan
             raise ValueError(f"share of {name} in --mix must be a finite number >= 0, got {share}")
         mix[name] = share
     if not sum(mix.values()) > 0:

@@ -605,9 +605,8 @@ def shopping(d: Draw) -> Sample:
     price = round(d.rng.uniform(item.low, item.high), 2)
     if d.rng.random() < 0.3:
         price = float(round(price))
-    if (
-        price == 0
-    ):  # a cheap item rounded to whole dollars: "$0 each" asks nothing, and divides by 0
+    # A cheap item rounded to whole dollars can cost "$0": that asks nothing, and divides by 0.
+    if price == 0:
         raise ValueError("a price of $0")
     n = small(d.rng, 2, 24)
     total = round(price * n, 2)
