@@ -269,6 +269,10 @@ def test_mix_reweights_kinds_and_the_default_is_unchanged(tmp_path: Path) -> Non
     # is what keeps `make adapter`'s earlier stages reproducible after --mix was added.
     assert parse_mix("") == MIX
     assert generate(30, seed=5, mix=dict(MIX)) == generate(30, seed=5)
+    # The Python API reads a mix as the flag does: unnamed kinds keep their share, typos fail.
+    assert generate(30, seed=5, mix={"Calculate": MIX["Calculate"]}) == generate(30, seed=5)
+    with pytest.raises(ValueError, match="unknown kind 'solve'"):
+        generate(3, seed=5, mix={"solve": 1.0})
     only_solve = generate(20, seed=5, mix={k: float(k == "Solve") for k in MIX})
     assert all(
         len(c.samples) == 1 and c.samples[0].tool == "Solve" and not c.disabled

@@ -25,6 +25,7 @@ from finetune.synth.generate import (
     iter_conversations,
     meta_instruction,
     parse_mix,
+    resolve_mix,
 )
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "iter_conversations",
     "meta_instruction",
     "parse_mix",
+    "resolve_mix",
     "run_synth",
 ]

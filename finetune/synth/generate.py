@@ -18,7 +18,7 @@ weak; the default mix draws exactly the data the shipped adapter's first stages 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -311,46 +311,55 @@ def _pair(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, 
     return [sample], ()
 
 
-def parse_mix(text: str) -> dict[str, float]:
-    """``MIX`` with the shares named in ``text`` (``"Calculate=0.4,Search=0.1"``) replaced.
+def resolve_mix(shares: Mapping[str, float] | None = None) -> dict[str, float]:
+    """``MIX`` with ``shares`` replacing the named kinds' shares, checked.
 
     Shares are relative weights; they need not sum to 1. Kinds not named keep their default.
 
-    >>> parse_mix("Solve=0.3, none=0")["Solve"], parse_mix("Solve=0.3, none=0")["none"]
+    >>> resolve_mix({"Solve": 0.3, "none": 0})["Solve"], resolve_mix({"none": 0})["none"]
     (0.3, 0.0)
-    >>> parse_mix("solve=1")  # doctest: +ELLIPSIS
+    >>> resolve_mix({"solve": 1})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: unknown kind 'solve' in --mix; the kinds are Calculate, Solve, Search, none, ...
     """
     mix = dict(MIX)
-    kinds = ", ".join(MIX)
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, eq, value = part.partition("=")
-        name, value = name.strip(), value.strip()
-        if not eq:
-            raise ValueError(f"--mix wants KIND=SHARE pairs, got {part!r}; for example Solve=0.3")
+    for name, share in (shares or {}).items():
         if name not in MIX:
-            raise ValueError(f"unknown kind {name!r} in --mix; the kinds are {kinds}")
-        try:
-            share = float(value)
-        except ValueError:
-            raise ValueError(f"share of {name} in --mix is not a number: {value!r}") from None
+            raise ValueError(f"unknown kind {name!r} in --mix; the kinds are {', '.join(MIX)}")
         if not 0 <= share < float("inf"):  # also refuses nan
             raise ValueError(f"share of {name} in --mix must be a finite number >= 0, got {share}")
-        mix[name] = share
+        mix[name] = float(share)
     if not sum(mix.values()) > 0:
         raise ValueError("--mix gives every kind a share of 0; give at least one a positive share")
     return mix
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """``resolve_mix`` of the shares written in ``text``: ``"Calculate=0.4, Search=0.1"``.
+
+    >>> parse_mix("Solve=0.3, none=0")["Solve"]
+    0.3
+    """
+    shares: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq:
+            raise ValueError(f"--mix wants KIND=SHARE pairs, got {part!r}; for example Solve=0.3")
+        try:
+            shares[name] = float(value)
+        except ValueError:
+            raise ValueError(f"share of {name} in --mix is not a number: {value!r}") from None
+    return resolve_mix(shares)
+
+
 def conversation(
-    rng: random.Random, runner: Runner, mix: dict[str, float] | None = None
+    rng: random.Random, runner: Runner, mix: dict[str, float] = MIX
 ) -> SynthConversation:
-    """One conversation of a kind drawn from ``mix`` (default ``MIX``)."""
-    mix = MIX if mix is None else mix
+    """One conversation of a kind drawn from ``mix``, a ``resolve_mix`` result."""
     # One draw whatever the weights, so a changed mix changes kinds but not the stream's shape.
-    kind = rng.choices(list(MIX), weights=[mix.get(k, 0.0) for k in MIX])[0]
+    kind = rng.choices(list(mix), weights=list(mix.values()))[0]
     if kind == "disabled":
         samples, disabled = _disabled(rng, runner)
     elif kind == "multi":
@@ -373,15 +382,18 @@ def iter_conversations(
 ) -> Iterator[SynthConversation]:
     """Yield ``generate``'s conversations one at a time."""
     pools(split)  # fail early on a bad split name
+    full = resolve_mix(mix)  # and on a bad mix
     with Runner(split) as runner:
         for i in range(n):
-            yield conversation(random.Random(f"{seed}:{split}:{i}"), runner, mix)
+            yield conversation(random.Random(f"{seed}:{split}:{i}"), runner, full)
 
 
 def generate(
     n: int, seed: int = 0, split: Split = "train", mix: dict[str, float] | None = None
 ) -> list[Conversation]:
     """``n`` synthetic MOSS conversations, the same for the same arguments.
+
+    ``mix`` replaces the shares of the kinds it names (see ``resolve_mix``).
 
     >>> convs = generate(3, seed=1)
     >>> len(convs), convs[0].meta_instruction.startswith("You are MOSS")
