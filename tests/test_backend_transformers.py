@@ -316,8 +316,10 @@ def test_from_pretrained_loads_a_folder_and_a_lora_adapter(
     assert tuned.name == "transformers:base+adapter"
     _, first = collect(tuned, PROMPT)
     _, second = collect(tuned, PROMPT + first.text + RESULTS)
-    assert second.prefill_tokens < second.prompt_tokens  # the cache works through PEFT too
+    assert second.prefill_tokens < second.prompt_tokens  # the cache works as before
     assert first.text != base_text  # the adapter changes the output
+    # ... and it was folded into the weights: generation runs a plain model, no LoRA layers.
+    assert not any("lora" in name for name, _ in tuned.model.named_modules())
 
 
 def test_missing_model_folder_is_a_model_not_available_error(tmp_path: Path) -> None:

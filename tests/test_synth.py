@@ -92,7 +92,8 @@ def test_families_have_disjoint_phrasings() -> None:
     for fam in all_families():
         assert fam.train and fam.heldout, fam.name
         shown = {repr(p) for p in fam.train} & {repr(p) for p in fam.heldout}
-        if fam.name not in ("chat.advice", "chat.concept"):  # "{q}": the questions are split
+        # "{q}": the questions themselves are split
+        if fam.name not in ("chat.advice", "chat.concept", "chat.numbers", "chat.place_news"):
             assert not shown, f"{fam.name} shares phrasings: {shown}"
 
 
@@ -304,6 +305,24 @@ def test_mix_reweights_kinds_and_the_default_is_unchanged(tmp_path: Path) -> Non
     args = parser.parse_args(["--out", str(tmp_path / "x.jsonl"), "--mix", "Solve=-1"])
     assert run_synth(args) == 2
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_chat_kind_draws_the_wider_no_tool_families_and_is_off_by_default() -> None:
+    from finetune.synth.generate import MIX
+    from finetune.synth.templates_chat import FAMILIES, WIDER_FAMILIES
+
+    # Last, with share 0: the one weighted draw per conversation then lands where it always did,
+    # so every seed drawn before this kind existed (the shipped adapter's data) is unchanged.
+    assert list(MIX)[-1] == "chat" and MIX["chat"] == 0
+    assert generate(40, seed=5, mix={"chat": 0.0}) == generate(40, seed=5)
+    only_chat = generate(80, seed=5, mix={k: float(k == "chat") for k in MIX})
+    samples = [c.samples for c in only_chat if isinstance(c, SynthConversation)]
+    assert len(samples) == 80 and all(len(s) == 1 and s[0].tool is None for s in samples)
+    assert all(c.exchanges[0].commands == "None" for c in only_chat)
+    new = {f.name for f in WIDER_FAMILIES} - {f.name for f in FAMILIES}
+    drawn = {s[0].template.split("/", 1)[0] for s in samples}
+    assert new == {"chat.term", "chat.numbers", "chat.place_news"} and new <= drawn
+    assert drawn & {f.name for f in FAMILIES}, "the old families stay in the wider set"
 
 
 def _tool(conv: object) -> str | None:

@@ -434,9 +434,13 @@ def _load_adapter(model: Any, adapter: str | os.PathLike[str]) -> Any:
             f"loading a LoRA adapter needs peft ({error}); run: pip install peft"
         ) from error
     try:
-        return PeftModel.from_pretrained(model, str(adapter))
+        tuned = PeftModel.from_pretrained(model, str(adapter))
     except (OSError, ValueError) as error:
         raise ModelNotAvailableError(
             f"could not load the adapter {str(adapter)!r} ({error}); pass a folder written by "
             "PeftModel.save_pretrained (adapter_config.json + adapter weights)"
         ) from error
+    # Fold the LoRA update into the base weights: generation then runs the plain model, with
+    # none of the extra per-layer matmuls an unmerged adapter costs on every token. This backend
+    # only generates, so nothing needs the adapter kept apart.
+    return tuned.merge_and_unload()

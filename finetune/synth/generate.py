@@ -12,7 +12,9 @@ The mix (shares of conversations): single-turn Calculate, Solve, Search and no-t
 turns whose tool is switched off in the meta-instruction (the model must answer without it);
 multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
 ``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
-weak; the default mix draws exactly the data the shipped adapter's first stages were trained on.
+weak. A further kind, ``chat``, draws no-tool turns from a wider set of families; its default
+share is 0, so the default mix, and any mix that leaves ``chat`` out, draws exactly the data it
+drew before ``chat`` existed (the shipped adapter's data among it).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ MIX: dict[str, float] = {
     "disabled": 0.07,
     "multi": 0.13,
     "pair": 0.06,
+    # No-tool turns from the wider chat families (templates_chat.WIDER_FAMILIES). Last and 0 by
+    # default: the one rng.choices draw then maps every default-mix draw as before.
+    "chat": 0.0,
 }
 # What a switched-off tool is called in thoughts and replies.
 _OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
@@ -70,7 +75,8 @@ _ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this
 
 def all_families() -> list[Family]:
     """Every family, follow-ups and pairs included (for template-id listings)."""
-    return [f for fams in FAMILIES.values() for f in fams] + templates_followup.FAMILIES
+    wider = [f for f in templates_chat.WIDER_FAMILIES if f not in FAMILIES[None]]
+    return [f for fams in FAMILIES.values() for f in fams] + wider + templates_followup.FAMILIES
 
 
 def builtin_registry(disabled: Iterable[str] = ()) -> Registry:
@@ -254,8 +260,11 @@ def switched_off(sample: Sample) -> Sample:
 
 
 def _single(rng: random.Random, runner: Runner, kind: str) -> tuple[list[Sample], tuple[str, ...]]:
-    tool: Tool | None = None if kind == "none" else kind  # type: ignore[assignment]
-    sample, _ = draw(rng, FAMILIES[tool], runner.split, runner=runner)
+    if kind == "chat":
+        families = templates_chat.WIDER_FAMILIES
+    else:
+        families = FAMILIES[None if kind == "none" else kind]  # type: ignore[index]
+    sample, _ = draw(rng, families, runner.split, runner=runner)
     return [sample], ()
 
 

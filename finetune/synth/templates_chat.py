@@ -282,3 +282,124 @@ def smalltalk(d: Draw) -> Sample:
 
 
 FAMILIES: list[Family] = [greeting, thanks, farewell, about, creative, advice, concept, smalltalk]
+
+
+# -- the wider set: the "chat" kind of conversation ---------------------------------------------
+# Added after the evaluation of an all-layer adapter showed it calling tools on plain chat:
+# "What is a ratio?" -> Calculate, "Our team won 7 to 3" -> Calculate, a place seen on TV ->
+# Search. The families above offer few shapes of each (8 concept questions, statements with
+# one number), so a model trained hard on them learns the shapes, not the boundary. These add
+# more concepts in several wordings, statements with two or more numbers, and statements
+# about a named place. They are a separate list, drawn only by the "chat" kind (share 0 by
+# default), so every earlier seed and the evaluation set regenerate unchanged. Their held-out
+# phrasings exist for completeness; the evaluation set does not draw on them.
+
+_TERMS: dict[Split, tuple[tuple[str, str], ...]] = {
+    "train": (
+        ("a fraction", "A fraction is a part of a whole, written as one number over another: 3/4 means 3 parts out of 4 equal parts."),
+        ("an average", "An average (the mean) is the total of a set of values divided by how many values there are. It shows a typical value."),
+        ("an exponent", "An exponent says how many times to multiply a number by itself: in 2^3 the exponent 3 means 2 × 2 × 2."),
+        ("pi", "Pi is the ratio of a circle's circumference to its diameter, about 3.14159. It is the same for every circle."),
+        ("an integer", "An integer is a whole number with no fractional part: ..., -2, -1, 0, 1, 2, ..."),
+        ("a perimeter", "The perimeter is the distance all the way around the edge of a shape: add up the lengths of its sides."),
+        ("a decimal", "A decimal writes a number with a point that separates the whole part from tenths, hundredths and so on, like 2.75."),
+        ("a variable", "In algebra a variable is a letter such as x that stands for a number we do not know yet, or one that can change."),
+        ("a negative number", "A negative number is less than zero, like -3. Temperatures below freezing and debts are everyday examples."),
+        ("a multiple", "A multiple of a number is that number times a whole number: the multiples of 4 are 4, 8, 12, 16 and so on."),
+        ("a logarithm", "A logarithm answers the question 'what power gives this number?': log base 10 of 1000 is 3, because 10^3 = 1000."),
+        ("probability", "Probability measures how likely something is, from 0 (impossible) to 1 (certain). A fair coin lands heads with probability 1/2."),
+        ("an even number", "An even number divides by 2 with nothing left over, like 2, 8 or 40. The others are odd."),
+        ("a cube number", "A cube number is a whole number multiplied by itself three times, like 8 (2 × 2 × 2) or 27 (3 × 3 × 3)."),
+        ("a percentage point", "A percentage point is the plain difference between two percentages: going from 10% to 12% is a rise of 2 percentage points."),
+        ("inflation", "Inflation is the general rise in prices over time, so the same money buys a little less each year."),
+        ("a search engine", "A search engine is a program that finds web pages or documents matching the words you type."),
+        ("an algorithm", "An algorithm is a step-by-step recipe for solving a problem, like the steps of long division."),
+    ),
+    "heldout": (
+        ("a denominator", "The denominator is the bottom number of a fraction: it says how many equal parts the whole is split into."),
+        ("a polygon", "A polygon is a flat shape with straight sides, like a triangle, a square or a hexagon."),
+    ),
+}  # fmt: skip
+
+
+@family(
+    "chat.term",
+    None,
+    train=[
+        "What is {term}?",
+        "Can you explain what {term} is?",
+        "Explain {term} to me in simple words.",
+        "I never really understood {term}. What is it?",
+        "What exactly is {term}?",
+        "How would you describe {term} to a child?",
+        "My son asked me what {term} is. How do I explain it?",
+    ],
+    heldout=["Define {term} for me, please.", "Quick question: what's {term}?"],
+    weight=1.0,
+)
+def term(d: Draw) -> Sample:
+    name, explanation = d.pick(_TERMS[d.pools.split])
+    thought = f"This asks what {name} is; I can explain it without a calculation or a search."
+    return chat(d, d.text(term=name), thought, explanation, (name,))
+
+
+# (message, reply); {n} > {m}, {k} a third number. Scores, results and tallies: numbers that
+# are news, not sums to do.
+_NUMBERS: dict[Split, tuple[tuple[str, str], ...]] = {
+    "train": (
+        ("We lost {n} to {m} in the final, so close!", "So close! Reaching the final is still a great result. There's always next season."),
+        ("The match ended {n}-{m} and I still can't believe it.", "What a game that must have been! Results like that stay with you."),
+        ("My daughter scored {n} goals and her team won {n} to {m}!", "Congratulations to her! Scoring {n} goals is a proud moment."),
+        ("I got {n} out of {k} on my quiz today!", "Well done on your quiz! Your practice is paying off."),
+        ("I walked {n} km on Saturday and {m} km on Sunday.", "That's a very active weekend! Your legs must be tired. Enjoy the rest."),
+        ("The bus was {n} minutes late and then the train was {m} minutes late.", "What a frustrating trip! I hope the rest of your day went more smoothly."),
+        ("My tomato plants gave me {n} tomatoes this week, and {m} the week before!", "What a harvest! Home-grown tomatoes taste the best."),
+        ("Final score tonight: {n} to {m} for the home side.", "Sounds like a good night for the home fans! Were you at the game?"),
+        ("I slept {m} hours last night after {n} hours the night before.", "That's not much sleep. Try to get an early night soon; your body will thank you."),
+        ("Our quiz team scored {n} points and the winners scored {k}.", "Nice effort! Every quiz night makes the team a little stronger."),
+    ),
+    "heldout": (
+        ("They beat us {n}-{m} again this weekend.", "Hard luck! A rematch will come round soon."),
+        ("I did {n} push-ups yesterday and {m} today.", "Great work! Keep building it up steadily."),
+    ),
+}  # fmt: skip
+
+
+@family("chat.numbers", None, train=["{q}"], heldout=["{q}"], weight=1.2)
+def numbers(d: Draw) -> Sample:
+    message, reply = d.pick(_NUMBERS[d.pools.split])
+    n = d.rng.randint(3, 12)
+    slots = {"n": n, "m": d.rng.randint(1, n - 1), "k": d.rng.randint(n + 1, n + 8)}
+    thought = "The user shares some news with numbers in it; nothing needs computing or looking up."
+    return chat(d, message.format(**slots), thought, reply.format(**slots))
+
+
+_PLACE_NEWS: dict[Split, tuple[tuple[str, str], ...]] = {
+    "train": (
+        ("I read an article about {ref} this morning.", "That sounds interesting! Did it make you want to visit?"),
+        ("My cousin just sent me a photo of {ref}.", "How lovely! Photos like that can make you want to travel."),
+        ("There was a radio show about {ref} today.", "Nice! Radio shows about places can be surprisingly vivid."),
+        ("I finally saw {ref} in person last summer!", "How wonderful! Seeing a place in person is always different from pictures."),
+        ("A friend of mine just got back from {ref}.", "I hope your friend had a great trip! Did they share any stories?"),
+        ("I dreamt about {ref} last night, funny.", "Dreams can be funny like that! Maybe it's a sign to plan a visit."),
+        ("We drove past {ref} on our way home.", "That sounds like a nice drive! Did you get a good look?"),
+        ("My neighbour has a painting of {ref} in her hall.", "That sounds beautiful. A painting of a place can bring back good memories."),
+    ),
+    "heldout": (
+        ("There's a poster of {ref} in my office.", "Nice! It must brighten up the room."),
+        ("I'm reading a novel set near {ref}.", "That sounds like a good read! Enjoy it."),
+    ),
+}  # fmt: skip
+
+
+@family("chat.place_news", None, train=["{q}"], heldout=["{q}"], weight=1.0)
+def place_news(d: Draw) -> Sample:
+    message, reply = d.pick(_PLACE_NEWS[d.pools.split])
+    place = d.pick([e for e in entities(d.pools.split) if e.kind in _PLACE_KINDS])
+    thought = f"The user mentions {place.ref} but asks nothing about it; no tool is needed."
+    human = message.format(ref=place.ref)
+    return chat(d, human[:1].upper() + human[1:], thought, reply, (place.name,))
+
+
+# Every no-tool family, old and new: what the "chat" kind draws from.
+WIDER_FAMILIES: list[Family] = [*FAMILIES, term, numbers, place_news]
