@@ -58,8 +58,9 @@ bench: install server
 #    (seeds 7-14: the default mix, MIX3 and MIX4, which oversample Calculate and Solve);
 # 2. 750 more steps at lr 4e-4 over the same data, shuffled by another seed;
 # 3. 80 steps of 8 at lr 2e-4 on 1,200 new conversations heavy in no-tool chat (MIX5).
-# Stages 1 and 2 ran on one H200 GPU (about 9 minutes together); on this project's 2 CPU cores
-# they would take days (about 29 s per step of 8). Stage 3 ran on those 2 CPU cores (39 min).
+# Stages 1 and 2 ran on one H200 GPU (9 minutes together); on this project's 2 CPU cores they
+# would take about a day and a half (estimated from stage 3's 19 s per step of 8). Stage 3 ran
+# on those 2 CPU cores (25 minutes).
 SYNTH = $(BIN)/moss-agent synth --split train
 MIX3 := Calculate=0.38,Solve=0.24,Search=0.10,none=0.15,disabled=0.04,multi=0.06,pair=0.03
 MIX4 := Calculate=0.34,Solve=0.20,Search=0.15,none=0.15,disabled=0.05,multi=0.08,pair=0.03
