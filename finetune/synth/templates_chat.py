@@ -397,8 +397,7 @@ def place_news(d: Draw) -> Sample:
     message, reply = d.pick(_PLACE_NEWS[d.pools.split])
     place = d.pick([e for e in entities(d.pools.split) if e.kind in _PLACE_KINDS])
     thought = f"The user mentions {place.ref} but asks nothing about it; no tool is needed."
-    human = message.format(ref=place.ref)
-    return chat(d, human[:1].upper() + human[1:], thought, reply, (place.name,))
+    return chat(d, message.format(ref=place.ref), thought, reply, (place.name,))
 
 
 # Every no-tool family, old and new: what the "chat" kind draws from.
