@@ -68,6 +68,14 @@ MIX: dict[str, float] = {
     # default: the one rng.choices draw then maps every default-mix draw as before.
     "chat": 0.0,
 }
+# The families each single-turn kind of the mix draws from.
+SINGLE: dict[str, list[Family]] = {
+    "Calculate": FAMILIES["Calculate"],
+    "Solve": FAMILIES["Solve"],
+    "Search": FAMILIES["Search"],
+    "none": FAMILIES[None],
+    "chat": templates_chat.WIDER_FAMILIES,
+}
 # What a switched-off tool is called in thoughts and replies.
 _OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
 _ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this many
@@ -260,11 +268,7 @@ def switched_off(sample: Sample) -> Sample:
 
 
 def _single(rng: random.Random, runner: Runner, kind: str) -> tuple[list[Sample], tuple[str, ...]]:
-    if kind == "chat":
-        families = templates_chat.WIDER_FAMILIES
-    else:
-        families = FAMILIES[None if kind == "none" else kind]  # type: ignore[index]
-    sample, _ = draw(rng, families, runner.split, runner=runner)
+    sample, _ = draw(rng, SINGLE[kind], runner.split, runner=runner)
     return [sample], ()
 
 
