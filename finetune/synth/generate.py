@@ -12,9 +12,10 @@ The mix (shares of conversations): single-turn Calculate, Solve, Search and no-t
 turns whose tool is switched off in the meta-instruction (the model must answer without it);
 multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
 ``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
-weak. A further kind, ``chat``, draws no-tool turns from a wider set of families; its default
-share is 0, so the default mix, and any mix that leaves ``chat`` out, draws exactly the data it
-drew before ``chat`` existed (the shipped adapter's data among it).
+weak. Three further kinds draw from wider sets of families: ``chat`` (no-tool turns), ``calc_wide`` and
+``solve_wide`` (more train phrasings of the same skills, ``templates_wide``). Their default
+shares are 0, so the default mix, and any mix that leaves them out, draws exactly the data it
+drew before they existed (the shipped adapter's data among it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from finetune.synth import (
     templates_followup,
     templates_search,
     templates_solve,
+    templates_wide,
 )
 from finetune.synth.base import Family, Sample, Split, SynthError, Tool, choose_family
 from finetune.synth.corpus import documents
@@ -67,6 +69,10 @@ MIX: dict[str, float] = {
     # No-tool turns from the wider chat families (templates_chat.WIDER_FAMILIES). Last and 0 by
     # default: the one rng.choices draw then maps every default-mix draw as before.
     "chat": 0.0,
+    # Calculate and Solve turns from the base families plus their wider phrasings
+    # (templates_wide). Also 0 by default and after "chat", for the same reason.
+    "calc_wide": 0.0,
+    "solve_wide": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -75,6 +81,8 @@ SINGLE: dict[str, list[Family]] = {
     "Search": FAMILIES["Search"],
     "none": FAMILIES[None],
     "chat": templates_chat.WIDER_FAMILIES,
+    "calc_wide": templates_wide.CALC_WIDER,
+    "solve_wide": templates_wide.SOLVE_WIDER,
 }
 # What a switched-off tool is called in thoughts and replies.
 _OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
@@ -84,6 +92,7 @@ _ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this
 def all_families() -> list[Family]:
     """Every family, follow-ups and pairs included (for template-id listings)."""
     wider = [f for f in templates_chat.WIDER_FAMILIES if f not in FAMILIES[None]]
+    wider += templates_wide.CALC + templates_wide.SOLVE
     return [f for fams in FAMILIES.values() for f in fams] + wider + templates_followup.FAMILIES
 
 

@@ -1,0 +1,305 @@
+# ruff: noqa: E501  (phrasing tables read best one phrasing per line)
+"""More train phrasings of the Calculate and Solve skills, for the ``calc_wide`` and
+``solve_wide`` kinds of the mix.
+
+A small model that has seen a skill in seven wordings maps the eighth by its surface: "paid
+$113.20 for 8 cases; what did one cost?" became ``8*113.2`` because "paid ... for" looked like
+the totals it had multiplied. More wordings of the same skill, in new sentence frames and
+situations, push it towards the meaning. Each family here reuses a base family's ``make`` (so
+the expression, the value check and the reply are the base family's) with new train
+phrasings; its held-out phrasings are the base family's, so the held-out split and the
+evaluation cases are unchanged, and the split test still checks the two pools are disjoint.
+
+These are separate kinds with default share 0, so every seed drawn before they existed draws
+exactly the data it drew before (as for ``chat``). A few Solve skills had no train wording at
+all (a number plus a fraction of itself; a total split so that one part is k times the other);
+``solve.word.wide`` adds them in situations of its own.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+from fractions import Fraction
+from typing import Any
+
+from finetune.synth import templates_calc as calc
+from finetune.synth import templates_solve as solve
+from finetune.synth.base import Family
+from finetune.synth.entities import Pools
+from finetune.synth.templates_solve import Problem, Word
+
+
+def wider(base: Family, train: Sequence[Any]) -> Family:
+    """``base`` with new train phrasings, named ``<base>.wide``; same make, held-out and weight."""
+    return replace(base, name=f"{base.name}.wide", train=tuple(train))
+
+
+# -------------------------------------------------------------------------------------------
+# Calculate
+# -------------------------------------------------------------------------------------------
+
+mul = wider(calc.mul, [
+    "Multiply {a} and {b} together.",
+    "{a} multiplied by {b} equals?",
+    "Times {a} by {b}.",
+    "What does {a} times {b} make?",
+    "Give me {a} × {b}.",
+])  # fmt: skip
+add = wider(calc.add, [
+    "What's the total of {listed}?",
+    "Add together {listed}.",
+    "{listed}: what's the sum?",
+    "Combine {listed}; what total do I get?",
+])  # fmt: skip
+sub = wider(calc.sub, [
+    ("Remove {b} from {a}. What's left?", True),
+    ("Subtract {b} from {a}, please.", True),
+    ("{a} take away {b}?", False),
+    ("How much bigger is {a} than {b}?", False),
+    ("Start with {a} and subtract {b}.", False),
+])  # fmt: skip
+div = wider(calc.div, [
+    "Divide {a} into {b} equal shares. How much is one share?",
+    "How much does each get if {a} is divided among {b}?",
+    "{a} divided evenly by {b} gives what?",
+    "What's {a} split {b} ways?",
+    "Share {a} equally between {b}: how much each?",
+])  # fmt: skip
+steps = wider(calc.steps, [
+    ("Subtract {b} from {a}, then multiply the result by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
+    ("Find {a} minus {b} and times that by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
+    ("Divide {a} by {b} and then add {c}.", "{a}/{b}+{c}", lambda a, b, c: a / b + c),
+    ("What is {a} divided by {b}, plus {c}?", "{a}/{b}+{c}", lambda a, b, c: a / b + c),
+    ("Add {a} and {b}, then halve it.", "({a}+{b})/2", lambda a, b, c: (a + b) / 2),
+    ("Add {b} to {a} and multiply the total by 3.", "({a}+{b})*3", lambda a, b, c: (a + b) * 3),
+    ("Multiply the difference of {a} and {b} by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
+    ("Increase {a} by {b}, then divide by {c}.", "({a}+{b})/{c}", lambda a, b, c: (a + b) / c),
+])  # fmt: skip
+power = wider(calc.power, [
+    ("{b} to the {eth} power is what?", "any"),
+    ("Compute {b} to the power {e}.", "any"),
+    ("What do you get raising {b} to the power of {e}?", "any"),
+    ("Cube {b}.", 3),
+    ("Square {b}.", 2),
+])  # fmt: skip
+root = wider(calc.root, [
+    ("Give me the square root of {n}.", 2),
+    ("sqrt({n}) = ?", 2),
+    ("What number squared makes {n}?", 2),
+    ("Compute the square root of {n}.", 2),
+    ("What number cubed makes {n}?", 3),
+    ("Find the cube root of {n}.", 3),
+])  # fmt: skip
+factorial = wider(calc.factorial, [
+    ("Compute the factorial of {n}.", False),
+    ("{n}! equals what?", False),
+    ("What's the factorial of {n}?", False),
+    ("How many different finishing orders are possible for {n} horses?", True),
+    ("In how many orders can {n} guests be seated in a row?", True),
+    ("How many ways can {n} songs be ordered in a playlist?", True),
+])  # fmt: skip
+percent_of = wider(calc.percent_of, [
+    "Work out {p}% of {x}.",
+    "{p} percent of {x}, please.",
+    "How much is {p} percent of {x}?",
+    "What do I get if I take {p}% of {x}?",
+])  # fmt: skip
+percent_change = wider(calc.percent_change, [
+    "It was {a} and now it is {b}. What's the change in percent?",
+    "The count went from {a} to {b}. By how many percent did it change?",
+    "Give the percent change when {a} becomes {b}.",
+])  # fmt: skip
+percent_what = wider(calc.percent_what, [
+    "{a} is what percent of {b}?",
+    "What share of {b} is {a}, in percent?",
+    "Write {a} out of {b} as a percent.",
+    "{a} of {b} students passed. What percentage passed?",
+    "Give {a}/{b} as a percentage.",
+])  # fmt: skip
+big_words = wider(calc.big_words, [
+    ("Divide {m} million by {k}.", "/"),
+    ("{m} million shared equally by {k} people: how much each?", "/"),
+    ("What is {k} times {m} million?", "*"),
+    ("{m} billion split {k} ways?", "/"),
+])  # fmt: skip
+distance = wider(calc.distance, [
+    ("{name} ran {dist} {unit} in {t} hours. How fast was that on average?", "v"),
+    ("A bus goes {dist} {unit} in {t} hours. What is its speed?", "v"),
+    ("What speed covers {dist} {unit} in {t} hours?", "v"),
+    ("How many hours to go {dist} {unit} at {v} {speed}?", "t"),
+    ("Driving at {v} {speed}, how long does {dist} {unit} take?", "t"),
+    ("Going {v} {speed} for {t} hours, how far do I get?", "d"),
+    ("{name} rides for {t} hours at {v} {speed}. What distance is that?", "d"),
+])  # fmt: skip
+shopping = wider(calc.shopping, [
+    ("{name} spent {total} on {n} {many}. What was the price of each?", "each"),
+    ("The receipt shows {total} for {n} {many}. How much is one {one}?", "each"),
+    ("{n} {many} came to {total}. What's the price per {one}?", "each"),
+    ("If {n} {many} cost {total} altogether, what does a single one cost?", "each"),
+    ("{n} {many} at {price} each: what's the bill?", "total"),
+    ("What will {name} pay for {n} {many} costing {price} each?", "total"),
+    ("With {budget}, how many {many} costing {price} can I buy?", "count"),
+])  # fmt: skip
+bill = wider(calc.bill, [
+    ("{k} people split a {bill} bill evenly. How much is each share?", False),
+    ("What does each of {k} friends pay on a {bill} bill?", False),
+    ("Take {bill}, add a {p}% tip and split it {k} ways.", True),
+    ("Our {bill} dinner plus a {p}% tip is shared by {k} people. What does each pay?", True),
+])  # fmt: skip
+discount = wider(calc.discount, [
+    ("What's the price of a {price} {one} after a {p}% discount?", "price"),
+    ("A {one} usually costs {price}; it is {p}% off today. What do I pay?", "price"),
+    ("How much do I save on a {price} {one} at {p}% off?", "saving"),
+    ("What is {price} plus {p}% tax?", "tax"),
+])  # fmt: skip
+average = wider(calc.average, [
+    "What's the mean of {listed}?",
+    "Work out the average of {listed}.",
+    "{name} spent {listed} dollars on recent trips. What's the average per trip?",
+])  # fmt: skip
+convert = wider(calc.convert, [
+    "Express {x} {src} in {dst}.",
+    "Turn {x} {src} into {dst}.",
+    "What's {x} {src} in {dst}?",
+    "{x} {src} is how much in {dst}?",
+])  # fmt: skip
+area = wider(calc.area, [
+    ("How many square metres is a plot of {a} m by {b} m?", "rect"),
+    ("A circular rug has a radius of {r} cm. What area does it cover?", "circle"),
+    ("Find the area of a circle whose radius is {r} cm.", "circle"),
+    ("A pizza has a radius of {r} cm. What is its area?", "circle"),
+    ("Tiles cost {price} per square metre. What do tiles for a {a} m by {b} m floor cost?", "cost"),
+    ("How long is the border around a {a} m by {b} m garden?", "perimeter"),
+    ("What area does a {a} cm base, {b} cm high triangle have?", "triangle"),
+])  # fmt: skip
+time_units = wider(calc.time_units, [
+    ("Turn {x} minutes into hours.", "There are 60 minutes in an hour", "{x}/60", lambda x: x / 60, "hours"),
+    ("A film runs {x} minutes. How many hours is it?", "There are 60 minutes in an hour", "{x}/60", lambda x: x / 60, "hours"),
+    ("A shift is {x} hours long. How many minutes is it?", "An hour has 60 minutes", "{x}*60", lambda x: x * 60, "minutes"),
+    ("How many minutes does a {x}-hour trip take?", "An hour has 60 minutes", "{x}*60", lambda x: x * 60, "minutes"),
+    ("Express {x} days in seconds.", "A day has 24*60*60 seconds", "{x}*24*60*60", lambda x: x * 86400, "seconds"),
+    ("How many seconds are in {x} minutes?", "A minute has 60 seconds", "{x}*60", lambda x: x * 60, "seconds"),
+    ("How many days are in {x} weeks?", "A week has 7 days", "{x}*7", lambda x: x * 7, "days"),
+])  # fmt: skip
+growth = wider(calc.growth, [
+    ("{M} in an account earns {p}% a year, compounded. How much after {n} years?", "money"),
+    ("A herd of {P} animals shrinks by {p}% a year. How many are left after {n} years?", "decay"),
+    ("A city of {P} grows {p}% each year. What is its population in {n} years?", "grow"),
+])  # fmt: skip
+rate = wider(calc.rate, [
+    ("My car burns {l} litres every 100 km. How much fuel for a {km} km drive?", "fuel"),
+    ("How many litres does a {km} km journey take if the car uses {l} litres per 100 km?", "fuel"),
+    ("A press stamps {ppm} parts a minute. How many in {m} minutes?", "pages"),
+    ("{name} makes {rate} per hour. What does {name} earn in {h} hours?", "pay"),
+    ("A hose gives {lpm} litres a minute. How long to fill {V} litres?", "fill"),
+])  # fmt: skip
+groups = wider(calc.groups, [
+    ("{total} chairs are set out in rows of {k}. How many rows is that?", "/"),
+    ("{total} cookies are packed {k} to a box. How many boxes?", "/"),
+    ("A hall has {n} rows with {k} chairs in each. How many chairs?", "*"),
+    ("How many eggs make {n} dozen?", "dozen"),
+])  # fmt: skip
+pythagoras = wider(calc.pythagoras, [
+    ("A rectangle is {a} cm by {b} cm. How long is a diagonal?", "hyp"),
+    ("A {c} m rope runs from a pole top to a peg {a} m from its foot. How tall is the pole?", "leg"),
+])  # fmt: skip
+
+CALC: list[Family] = [
+    mul, add, sub, div, steps, power, root, factorial, percent_of, percent_change,
+    percent_what, big_words, distance, shopping, bill, discount, average, convert, area,
+    time_units, growth, rate, groups, pythagoras,
+]  # fmt: skip
+
+# -------------------------------------------------------------------------------------------
+# Solve
+# -------------------------------------------------------------------------------------------
+
+linear = wider(solve.linear, [
+    "If {eq}, then {v} = ?",
+    "Find the value of {v}: {eq}",
+    "Given {eq}, what is {v}?",
+    "{eq}; solve for {v}.",
+    "What must {v} be for {eq} to hold?",
+])  # fmt: skip
+system2 = wider(solve.system2, [
+    "Using {sys}, work out {v1} and {v2}.",
+    "Find the values of {v1} and {v2} that satisfy {sys}",
+    "If {sys}, what are {v1} and {v2}?",
+    "Here are two equations: {sys}. Solve them.",
+    "{sys} — what are {v1} and {v2}?",
+    "From {sys}, get {v1} and {v2}.",
+])  # fmt: skip
+system3 = wider(solve.system3, [
+    "Using {sys}, work out x, y and z.",
+    "If {sys}, what are x, y and z?",
+    "Find the values of x, y and z that satisfy {sys}",
+])  # fmt: skip
+
+_PART = {2: "half", 3: "a third", 4: "a quarter", 5: "a fifth"}
+
+
+def _with_part(rng: random.Random, _: Pools) -> Problem:
+    """A number plus (or minus) a fraction of itself."""
+    k = rng.choice([2, 3, 4, 5])
+    x = k * rng.randint(2, 40)
+    plus = rng.random() < 0.7
+    total = x + x // k if plus else x - x // k
+    q = rng.choice(
+        [
+            f"If I add {_PART[k]} of a number to the number itself, I get {total}. What is the number?",
+            f"A number increased by {_PART[k]} of itself is {total}. Find the number.",
+            f"{total} is a number plus {_PART[k]} of that number. What is the number?",
+        ]
+        if plus
+        else [
+            f"A number minus {_PART[k]} of itself leaves {total}. What is the number?",
+            f"Take {_PART[k]} of a number away from it and {total} remains. Find the number.",
+        ]
+    )
+    eq = f"x{'+' if plus else '-'}x/{k}={total}"
+    return (q, f"Let x be the number: {eq}.", [eq], {"x": Fraction(x)}, f"The number is {x}.", [str(x)], ())  # fmt: skip
+
+
+def _split_k(rng: random.Random, pools: Pools) -> Problem:
+    """A total split into two parts, one k times the other."""
+    y, k = rng.randint(2, 40), rng.choice([2, 3, 4, 5])
+    total = y * (k + 1)
+    word = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}[k]
+    a, b = rng.sample(pools.people, 2)
+    q, names, what = rng.choice(
+        [
+            (f"A {total} m rope is cut into two pieces, one {word} as long as the other. How long is each piece?", (), "The pieces are {x} m and {y} m."),
+            (f"{a} and {b} share {total} sweets so that {a} gets {k} times as many as {b}. How many does each get?", (a, b), f"{a} gets {{x}} and {b} gets {{y}}."),
+            (f"A class of {total} has {k} times as many girls as boys. How many girls and boys?", (), "{x} girls and {y} boys."),
+        ]
+    )
+    eqs = [f"x+y={total}", f"x={k}y"]
+    return (
+        q,
+        f"Let x be the larger part and y the smaller: {eqs[0]} and {eqs[1]}.",
+        eqs,
+        {"x": Fraction(k * y), "y": Fraction(y)},
+        what.format(x=k * y, y=y),
+        [str(k * y), str(y)],
+        names,
+    )
+
+
+def _diff_k(rng: random.Random, _: Pools) -> Problem:
+    """One number k times another, with their difference given."""
+    y, k = rng.randint(2, 40), rng.choice([2, 3, 4, 6])
+    q = f"One number is {k} times another, and their difference is {(k - 1) * y}. Find the two numbers."
+    eqs = [f"x={k}y", f"x-y={(k - 1) * y}"]
+    return (q, f"Let x be the larger and y the smaller: {eqs[0]} and {eqs[1]}.", eqs, {"x": Fraction(k * y), "y": Fraction(y)}, f"The numbers are {k * y} and {y}.", [str(k * y), str(y)], ())  # fmt: skip
+
+
+_WORD_WIDE: list[Word] = [_with_part, _split_k, _diff_k]
+word = wider(solve.word, _WORD_WIDE)
+
+SOLVE: list[Family] = [linear, system2, system3, word]
+
+# What the two kinds draw from: the base families and their wider copies, equally weighted.
+CALC_WIDER: list[Family] = [*calc.FAMILIES, *CALC]
+SOLVE_WIDER: list[Family] = [*solve.FAMILIES, *SOLVE]
