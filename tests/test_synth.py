@@ -313,7 +313,7 @@ def test_chat_kind_draws_the_wider_no_tool_families_and_is_off_by_default() -> N
 
     # Last, with share 0: the one weighted draw per conversation then lands where it always did,
     # so every seed drawn before this kind existed (the shipped adapter's data) is unchanged.
-    assert list(MIX)[-1] == "chat" and MIX["chat"] == 0
+    assert list(MIX).index("chat") == len(MIX) - 3 and MIX["chat"] == 0
     assert generate(40, seed=5, mix={"chat": 0.0}) == generate(40, seed=5)
     only_chat = generate(80, seed=5, mix={k: float(k == "chat") for k in MIX})
     samples = [c.samples for c in only_chat if isinstance(c, SynthConversation)]
@@ -323,6 +323,29 @@ def test_chat_kind_draws_the_wider_no_tool_families_and_is_off_by_default() -> N
     drawn = {s[0].template.split("/", 1)[0] for s in samples}
     assert new == {"chat.term", "chat.numbers", "chat.place_news"} and new <= drawn
     assert drawn & {f.name for f in FAMILIES}, "the old families stay in the wider set"
+
+
+def test_wide_kinds_draw_new_phrasings_of_the_same_calc_and_solve_skills() -> None:
+    from finetune.synth import templates_wide
+    from finetune.synth.generate import MIX
+
+    # After "chat" and 0 by default, for the same reason: earlier seeds draw as before.
+    assert list(MIX)[-3:] == ["chat", "calc_wide", "solve_wide"]
+    assert MIX["calc_wide"] == MIX["solve_wide"] == 0
+    assert generate(40, seed=5, mix={"calc_wide": 0.0, "solve_wide": 0.0}) == generate(40, seed=5)
+    for copy in templates_wide.CALC + templates_wide.SOLVE:
+        base = copy.name.removesuffix(".wide")
+        original = next(f for f in all_families() if f.name == base)
+        # Same skill and same held-out pool; the train wordings are all new.
+        assert copy.make is original.make and copy.heldout == original.heldout, base
+        assert not {repr(p) for p in copy.train} & {repr(p) for p in original.train}, base
+    for kind, tool in (("calc_wide", "Calculate"), ("solve_wide", "Solve")):
+        # Generation runs every call through the real plugin and checks its value.
+        convs = generate(120, seed=5, mix={k: float(k == kind) for k in MIX})
+        samples = [s for c in convs if isinstance(c, SynthConversation) for s in c.samples]
+        assert len(samples) == 120 and {s.tool for s in samples} == {tool}
+        wide = {s.template.split("/")[0] for s in samples if ".wide/" in s.template}
+        assert len(wide) >= (8 if tool == "Calculate" else 4), wide
 
 
 def _tool(conv: object) -> str | None:
