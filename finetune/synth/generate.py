@@ -12,10 +12,10 @@ The mix (shares of conversations): single-turn Calculate, Solve, Search and no-t
 turns whose tool is switched off in the meta-instruction (the model must answer without it);
 multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
 ``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
-weak. Three further kinds draw from wider sets of families: ``chat`` (no-tool turns), ``calc_wide`` and
-``solve_wide`` (more train phrasings of the same skills, ``templates_wide``). Their default
-shares are 0, so the default mix, and any mix that leaves them out, draws exactly the data it
-drew before they existed (the shipped adapter's data among it).
+weak. Three further kinds draw from wider sets of families: ``chat`` (no-tool turns),
+``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``).
+Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
+the data it drew before they existed (the shipped adapter's data among it).
 """
 
 from __future__ import annotations
