@@ -270,9 +270,21 @@ def _split_k(rng: random.Random, pools: Pools) -> Problem:
     a, b = rng.sample(pools.people, 2)
     q, names, what = rng.choice(
         [
-            (f"A {total} m rope is cut into two pieces, one {word} as long as the other. How long is each piece?", (), "The pieces are {x} m and {y} m."),
-            (f"{a} and {b} share {total} sweets so that {a} gets {k} times as many as {b}. How many does each get?", (a, b), f"{a} gets {{x}} and {b} gets {{y}}."),
-            (f"A class of {total} has {k} times as many girls as boys. How many girls and boys?", (), "{x} girls and {y} boys."),
+            (
+                f"A {total} m rope is cut into two pieces, one {word} as long as the other. How long is each piece?",
+                (),
+                "The pieces are {x} m and {y} m.",
+            ),
+            (
+                f"{a} and {b} share {total} sweets so that {a} gets {k} times as many as {b}. How many does each get?",
+                (a, b),
+                f"{a} gets {{x}} and {b} gets {{y}}.",
+            ),
+            (
+                f"A class of {total} has {k} times as many girls as boys. How many girls and boys?",
+                (),
+                "{x} girls and {y} boys.",
+            ),
         ]
     )
     eqs = [f"x+y={total}", f"x={k}y"]
