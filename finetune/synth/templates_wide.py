@@ -10,6 +10,13 @@ the expression, the value check and the reply are the base family's) with new tr
 phrasings; its held-out phrasings are the base family's, so the held-out split and the
 evaluation cases are unchanged, and the split test still checks the two pools are disjoint.
 
+These phrasings were written after reading the held-out misses of the shipped adapter, so each
+was checked by hand against every held-out phrasing: none reuses a held-out phrasing's frame or
+situation (a first draft did, for example "Share {a} equally between {b}: how much each?" beside
+the held-out "{a} shared by {b} is how much each?"; an adapter trained on it scored 0.915 on
+argument accuracy, a figure that measured recall of those frames, so it was dropped). What
+stays is the same skills in train-like or new frames.
+
 These are separate kinds with default share 0, so every seed drawn before they existed draws
 exactly the data it drew before (as for ``chat``). A few Solve skills had no train wording at
 all (a number plus a fraction of itself; a total split so that one part is k times the other);
@@ -61,19 +68,13 @@ sub = wider(calc.sub, [
     ("Start with {a} and subtract {b}.", False),
 ])  # fmt: skip
 div = wider(calc.div, [
-    "Divide {a} into {b} equal shares. How much is one share?",
     "How much does each get if {a} is divided among {b}?",
     "{a} divided evenly by {b} gives what?",
-    "What's {a} split {b} ways?",
-    "Share {a} equally between {b}: how much each?",
 ])  # fmt: skip
 steps = wider(calc.steps, [
     ("Subtract {b} from {a}, then multiply the result by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
-    ("Find {a} minus {b} and times that by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
     ("Divide {a} by {b} and then add {c}.", "{a}/{b}+{c}", lambda a, b, c: a / b + c),
     ("What is {a} divided by {b}, plus {c}?", "{a}/{b}+{c}", lambda a, b, c: a / b + c),
-    ("Add {a} and {b}, then halve it.", "({a}+{b})/2", lambda a, b, c: (a + b) / 2),
-    ("Add {b} to {a} and multiply the total by 3.", "({a}+{b})*3", lambda a, b, c: (a + b) * 3),
     ("Multiply the difference of {a} and {b} by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
     ("Increase {a} by {b}, then divide by {c}.", "({a}+{b})/{c}", lambda a, b, c: (a + b) / c),
 ])  # fmt: skip
@@ -81,7 +82,6 @@ power = wider(calc.power, [
     ("{b} to the {eth} power is what?", "any"),
     ("Compute {b} to the power {e}.", "any"),
     ("What do you get raising {b} to the power of {e}?", "any"),
-    ("Cube {b}.", 3),
     ("Square {b}.", 2),
 ])  # fmt: skip
 root = wider(calc.root, [
@@ -93,12 +93,8 @@ root = wider(calc.root, [
     ("Find the cube root of {n}.", 3),
 ])  # fmt: skip
 factorial = wider(calc.factorial, [
-    ("Compute the factorial of {n}.", False),
     ("{n}! equals what?", False),
-    ("What's the factorial of {n}?", False),
-    ("How many different finishing orders are possible for {n} horses?", True),
     ("In how many orders can {n} guests be seated in a row?", True),
-    ("How many ways can {n} songs be ordered in a playlist?", True),
 ])  # fmt: skip
 percent_of = wider(calc.percent_of, [
     "Work out {p}% of {x}.",
@@ -107,52 +103,38 @@ percent_of = wider(calc.percent_of, [
     "What do I get if I take {p}% of {x}?",
 ])  # fmt: skip
 percent_change = wider(calc.percent_change, [
-    "It was {a} and now it is {b}. What's the change in percent?",
+    "It was {a} and now it is {b}. By what percent did it change?",
     "The count went from {a} to {b}. By how many percent did it change?",
     "Give the percent change when {a} becomes {b}.",
 ])  # fmt: skip
 percent_what = wider(calc.percent_what, [
     "{a} is what percent of {b}?",
-    "What share of {b} is {a}, in percent?",
-    "Write {a} out of {b} as a percent.",
-    "{a} of {b} students passed. What percentage passed?",
-    "Give {a}/{b} as a percentage.",
 ])  # fmt: skip
 big_words = wider(calc.big_words, [
     ("Divide {m} million by {k}.", "/"),
-    ("{m} million shared equally by {k} people: how much each?", "/"),
     ("What is {k} times {m} million?", "*"),
-    ("{m} billion split {k} ways?", "/"),
 ])  # fmt: skip
 distance = wider(calc.distance, [
     ("{name} ran {dist} {unit} in {t} hours. How fast was that on average?", "v"),
-    ("A bus goes {dist} {unit} in {t} hours. What is its speed?", "v"),
     ("What speed covers {dist} {unit} in {t} hours?", "v"),
-    ("How many hours to go {dist} {unit} at {v} {speed}?", "t"),
     ("Driving at {v} {speed}, how long does {dist} {unit} take?", "t"),
     ("Going {v} {speed} for {t} hours, how far do I get?", "d"),
     ("{name} rides for {t} hours at {v} {speed}. What distance is that?", "d"),
 ])  # fmt: skip
 shopping = wider(calc.shopping, [
-    ("{name} spent {total} on {n} {many}. What was the price of each?", "each"),
     ("The receipt shows {total} for {n} {many}. How much is one {one}?", "each"),
     ("{n} {many} came to {total}. What's the price per {one}?", "each"),
-    ("If {n} {many} cost {total} altogether, what does a single one cost?", "each"),
     ("{n} {many} at {price} each: what's the bill?", "total"),
     ("What will {name} pay for {n} {many} costing {price} each?", "total"),
     ("With {budget}, how many {many} costing {price} can I buy?", "count"),
 ])  # fmt: skip
 bill = wider(calc.bill, [
-    ("{k} people split a {bill} bill evenly. How much is each share?", False),
-    ("What does each of {k} friends pay on a {bill} bill?", False),
-    ("Take {bill}, add a {p}% tip and split it {k} ways.", True),
     ("Our {bill} dinner plus a {p}% tip is shared by {k} people. What does each pay?", True),
 ])  # fmt: skip
 discount = wider(calc.discount, [
     ("What's the price of a {price} {one} after a {p}% discount?", "price"),
     ("A {one} usually costs {price}; it is {p}% off today. What do I pay?", "price"),
     ("How much do I save on a {price} {one} at {p}% off?", "saving"),
-    ("What is {price} plus {p}% tax?", "tax"),
 ])  # fmt: skip
 average = wider(calc.average, [
     "What's the mean of {listed}?",
@@ -161,44 +143,24 @@ average = wider(calc.average, [
 ])  # fmt: skip
 convert = wider(calc.convert, [
     "Express {x} {src} in {dst}.",
-    "Turn {x} {src} into {dst}.",
     "What's {x} {src} in {dst}?",
-    "{x} {src} is how much in {dst}?",
 ])  # fmt: skip
 area = wider(calc.area, [
-    ("How many square metres is a plot of {a} m by {b} m?", "rect"),
-    ("A circular rug has a radius of {r} cm. What area does it cover?", "circle"),
     ("Find the area of a circle whose radius is {r} cm.", "circle"),
-    ("A pizza has a radius of {r} cm. What is its area?", "circle"),
-    ("Tiles cost {price} per square metre. What do tiles for a {a} m by {b} m floor cost?", "cost"),
-    ("How long is the border around a {a} m by {b} m garden?", "perimeter"),
     ("What area does a {a} cm base, {b} cm high triangle have?", "triangle"),
 ])  # fmt: skip
 time_units = wider(calc.time_units, [
-    ("Turn {x} minutes into hours.", "There are 60 minutes in an hour", "{x}/60", lambda x: x / 60, "hours"),
-    ("A film runs {x} minutes. How many hours is it?", "There are 60 minutes in an hour", "{x}/60", lambda x: x / 60, "hours"),
-    ("A shift is {x} hours long. How many minutes is it?", "An hour has 60 minutes", "{x}*60", lambda x: x * 60, "minutes"),
-    ("How many minutes does a {x}-hour trip take?", "An hour has 60 minutes", "{x}*60", lambda x: x * 60, "minutes"),
-    ("Express {x} days in seconds.", "A day has 24*60*60 seconds", "{x}*24*60*60", lambda x: x * 86400, "seconds"),
     ("How many seconds are in {x} minutes?", "A minute has 60 seconds", "{x}*60", lambda x: x * 60, "seconds"),
     ("How many days are in {x} weeks?", "A week has 7 days", "{x}*7", lambda x: x * 7, "days"),
 ])  # fmt: skip
 growth = wider(calc.growth, [
-    ("{M} in an account earns {p}% a year, compounded. How much after {n} years?", "money"),
-    ("A herd of {P} animals shrinks by {p}% a year. How many are left after {n} years?", "decay"),
     ("A city of {P} grows {p}% each year. What is its population in {n} years?", "grow"),
 ])  # fmt: skip
 rate = wider(calc.rate, [
     ("My car burns {l} litres every 100 km. How much fuel for a {km} km drive?", "fuel"),
-    ("How many litres does a {km} km journey take if the car uses {l} litres per 100 km?", "fuel"),
-    ("A press stamps {ppm} parts a minute. How many in {m} minutes?", "pages"),
-    ("{name} makes {rate} per hour. What does {name} earn in {h} hours?", "pay"),
     ("A hose gives {lpm} litres a minute. How long to fill {V} litres?", "fill"),
 ])  # fmt: skip
 groups = wider(calc.groups, [
-    ("{total} chairs are set out in rows of {k}. How many rows is that?", "/"),
-    ("{total} cookies are packed {k} to a box. How many boxes?", "/"),
-    ("A hall has {n} rows with {k} chairs in each. How many chairs?", "*"),
     ("How many eggs make {n} dozen?", "dozen"),
 ])  # fmt: skip
 pythagoras = wider(calc.pythagoras, [
@@ -219,30 +181,25 @@ CALC: list[Family] = [
 linear = wider(solve.linear, [
     "If {eq}, then {v} = ?",
     "Find the value of {v}: {eq}",
-    "Given {eq}, what is {v}?",
-    "{eq}; solve for {v}.",
     "What must {v} be for {eq} to hold?",
 ])  # fmt: skip
 system2 = wider(solve.system2, [
-    "Using {sys}, work out {v1} and {v2}.",
     "Find the values of {v1} and {v2} that satisfy {sys}",
-    "If {sys}, what are {v1} and {v2}?",
     "Here are two equations: {sys}. Solve them.",
     "{sys} — what are {v1} and {v2}?",
-    "From {sys}, get {v1} and {v2}.",
 ])  # fmt: skip
 system3 = wider(solve.system3, [
-    "Using {sys}, work out x, y and z.",
-    "If {sys}, what are x, y and z?",
     "Find the values of x, y and z that satisfy {sys}",
 ])  # fmt: skip
 
-_PART = {2: "half", 3: "a third", 4: "a quarter", 5: "a fifth"}
+# No "half": the held-out split asks "a number plus half of it", so training teaches the skill
+# with other fractions and the evaluation still measures the step to a new one.
+_PART = {3: "a third", 4: "a quarter", 5: "a fifth"}
 
 
 def _with_part(rng: random.Random, _: Pools) -> Problem:
     """A number plus (or minus) a fraction of itself."""
-    k = rng.choice([2, 3, 4, 5])
+    k = rng.choice([3, 4, 5])
     x = k * rng.randint(2, 40)
     plus = rng.random() < 0.7
     total = x + x // k if plus else x - x // k
