@@ -313,7 +313,7 @@ def test_chat_kind_draws_the_wider_no_tool_families_and_is_off_by_default() -> N
 
     # Last, with share 0: the one weighted draw per conversation then lands where it always did,
     # so every seed drawn before this kind existed (the shipped adapter's data) is unchanged.
-    assert list(MIX).index("chat") == len(MIX) - 3 and MIX["chat"] == 0
+    assert list(MIX).index("chat") == len(MIX) - 4 and MIX["chat"] == 0
     assert generate(40, seed=5, mix={"chat": 0.0}) == generate(40, seed=5)
     only_chat = generate(80, seed=5, mix={k: float(k == "chat") for k in MIX})
     samples = [c.samples for c in only_chat if isinstance(c, SynthConversation)]
@@ -330,7 +330,7 @@ def test_wide_kinds_draw_new_phrasings_of_the_same_calc_and_solve_skills() -> No
     from finetune.synth.generate import MIX
 
     # After "chat" and 0 by default, for the same reason: earlier seeds draw as before.
-    assert list(MIX)[-3:] == ["chat", "calc_wide", "solve_wide"]
+    assert list(MIX)[-4:-1] == ["chat", "calc_wide", "solve_wide"]
     assert MIX["calc_wide"] == MIX["solve_wide"] == 0
     assert generate(40, seed=5, mix={"calc_wide": 0.0, "solve_wide": 0.0}) == generate(40, seed=5)
     for copy in templates_wide.CALC + templates_wide.SOLVE:
@@ -346,6 +346,31 @@ def test_wide_kinds_draw_new_phrasings_of_the_same_calc_and_solve_skills() -> No
         assert len(samples) == 120 and {s.tool for s in samples} == {tool}
         wide = {s.template.split("/")[0] for s in samples if ".wide/" in s.template}
         assert len(wide) >= (8 if tool == "Calculate" else 4), wide
+
+
+def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() -> None:
+    from finetune.synth import templates_wide
+    from finetune.synth.generate import MIX
+    from finetune.synth.templates_chat import WIDER_FAMILIES
+
+    # Last and 0 by default: earlier seeds, the shipped adapter's among them, draw as before.
+    assert list(MIX)[-1] == "chat_wide" and MIX["chat_wide"] == 0
+    assert generate(40, seed=5, mix={"chat_wide": 0.0}) == generate(40, seed=5)
+    convs = generate(150, seed=5, mix={k: float(k == "chat_wide") for k in MIX})
+    samples = [s for c in convs if isinstance(c, SynthConversation) for s in c.samples]
+    assert len(samples) == 150 and {s.tool for s in samples} == {None}
+    assert all(c.exchanges[0].commands == "None" for c in convs)
+    drawn = {s.template.split("/", 1)[0] for s in samples}
+    assert {"chat.term.wide", "chat.operation", "chat.method"} <= drawn
+    assert drawn & {f.name for f in WIDER_FAMILIES}, "the chat kind's families stay in"
+    # The point of these: operation words with no numbers to work on.
+    new = [s for s in samples if s.template.startswith(("chat.operation/", "chat.method/"))]
+    assert new and not any(ch.isdigit() for s in new for ch in s.human)
+    # No held-out concept, or a held-out frame of chat.term, is taught here.
+    taught = " ".join(s.human.lower() for s in samples)
+    for concept in ("square root", "factorial", "ratio", "denominator", "polygon"):
+        assert not re.search(rf"\b{concept}\b", taught), concept
+    assert not set(templates_wide.term.train) & set(templates_wide.term.heldout)
 
 
 def _tool(conv: object) -> str | None:

@@ -12,8 +12,9 @@ The mix (shares of conversations): single-turn Calculate, Solve, Search and no-t
 turns whose tool is switched off in the meta-instruction (the model must answer without it);
 multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
 ``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
-weak. Three further kinds draw from wider sets of families: ``chat`` (no-tool turns),
-``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``).
+weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool turns),
+``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``)
+and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers).
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed (the shipped adapter's data among it).
 """
@@ -73,6 +74,9 @@ MIX: dict[str, float] = {
     # (templates_wide). Also 0 by default and after "chat", for the same reason.
     "calc_wide": 0.0,
     "solve_wide": 0.0,
+    # No-tool turns from the wider chat families plus questions about what an operation means
+    # or how to work something out, with no numbers given (templates_wide). 0 and last.
+    "chat_wide": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -83,6 +87,7 @@ SINGLE: dict[str, list[Family]] = {
     "chat": templates_chat.WIDER_FAMILIES,
     "calc_wide": templates_wide.CALC_WIDER,
     "solve_wide": templates_wide.SOLVE_WIDER,
+    "chat_wide": templates_wide.CHAT_WIDER,
 }
 # What a switched-off tool is called in thoughts and replies.
 _OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
@@ -92,7 +97,7 @@ _ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this
 def all_families() -> list[Family]:
     """Every family, follow-ups and pairs included (for template-id listings)."""
     wider = [f for f in templates_chat.WIDER_FAMILIES if f not in FAMILIES[None]]
-    wider += templates_wide.CALC + templates_wide.SOLVE
+    wider += templates_wide.CALC + templates_wide.SOLVE + templates_wide.CHAT
     return [f for fams in FAMILIES.values() for f in fams] + wider + templates_followup.FAMILIES
 
 

@@ -32,8 +32,9 @@ from fractions import Fraction
 from typing import Any
 
 from finetune.synth import templates_calc as calc
+from finetune.synth import templates_chat as chat
 from finetune.synth import templates_solve as solve
-from finetune.synth.base import Family
+from finetune.synth.base import Draw, Family, Sample, Split, family
 from finetune.synth.entities import Pools
 from finetune.synth.templates_solve import Problem, Word
 
@@ -272,3 +273,113 @@ SOLVE: list[Family] = [linear, system2, system3, word]
 # What the two kinds draw from: the base families and their wider copies, equally weighted.
 CALC_WIDER: list[Family] = [*calc.FAMILIES, *CALC]
 SOLVE_WIDER: list[Family] = [*solve.FAMILIES, *SOLVE]
+
+# -------------------------------------------------------------------------------------------
+# No tool: questions about an idea, asked without numbers
+# -------------------------------------------------------------------------------------------
+# The fourth CPU stage, trained on the two kinds above, learned that "square root" or "ratio"
+# in a question means Calculate, and answered "What is a square root?" with
+# ``Calculate("sqrt(x)")``. The other side of that boundary: the same operation words in a
+# question with no numbers to work on ask for an explanation. The terms and methods here are
+# train-only, and none is a held-out concept (square root, factorial, ratio, denominator,
+# polygon) or a near neighbour of one (cube root, numerator, proportion); the frames avoid the
+# held-out "Define {term} for me, please." and "Quick question: what's {term}?".
+
+term = wider(chat.term, [
+    "In maths, what is {term}?",
+    "What's meant by {term}?",
+    "Explain the idea of {term}.",
+    "I keep hearing about {term}. What is it?",
+    "Could you tell me what {term} is?",
+    "What is {term}, in simple terms?",
+])  # fmt: skip
+
+_OPERATIONS: dict[Split, tuple[tuple[str, str], ...]] = {
+    "train": (
+        ("a quotient", "The quotient is the result of a division: in 20 ÷ 4 = 5, the quotient is 5."),
+        ("a product", "In maths the product is the result of multiplying numbers: the product of 3 and 4 is 12."),
+        ("a remainder", "The remainder is what is left over when a whole number does not divide another exactly: 17 ÷ 5 is 3 with remainder 2."),
+        ("a median", "The median is the middle value of a list once it is sorted; with an even count it is the mean of the two middle values."),
+        ("a percentage", "A percentage is a number out of 100: 40% means 40 out of every 100."),
+        ("a power", "A power is a number multiplied by itself a given number of times: 3 to the power 4 is 3 × 3 × 3 × 3 = 81."),
+        ("a prime factor", "A prime factor is a prime number that divides a number exactly: the prime factors of 12 are 2 and 3."),
+        ("an absolute value", "The absolute value of a number is its distance from zero, without a sign: the absolute value of -7 is 7."),
+        ("a reciprocal", "The reciprocal of a number is 1 divided by it: the reciprocal of 4 is 1/4, and a number times its reciprocal is 1."),
+        ("rounding", "Rounding replaces a number with a simpler one close to it: 3.87 rounded to one decimal place is 3.9."),
+        ("a coefficient", "A coefficient is the number in front of a variable: in 5x + 2, the coefficient of x is 5."),
+        ("an inequality", "An inequality compares two values that need not be equal, with signs such as < and >: x > 3 means x is more than 3."),
+        ("a linear equation", "A linear equation has no powers of its unknowns above 1, like 3x + 2 = 11. Its graph is a straight line."),
+        ("the mode", "The mode is the value that appears most often in a list: in 2, 3, 3, 5 the mode is 3."),
+        ("a sum", "A sum is the result of adding numbers together: the sum of 4, 5 and 6 is 15."),
+        ("speed", "Speed is how far something goes in a given time: distance divided by time, such as kilometres per hour."),
+    ),
+    # For completeness, as in templates_chat: the evaluation set does not draw on these.
+    "heldout": (
+        ("a difference", "The difference is the result of subtracting one number from another: the difference between 9 and 4 is 5."),
+        ("an estimate", "An estimate is a rough value worked out quickly, such as 300 for 6 × 49, to check that an exact answer is sensible."),
+    ),
+}  # fmt: skip
+
+
+@family(
+    "chat.operation",
+    None,
+    train=[
+        "What is {term}?",
+        "What does {term} mean in maths?",
+        "My teacher mentioned {term}. What is that?",
+        "Remind me what {term} is.",
+        "Is there an easy way to understand {term}?",
+    ],
+    heldout=["Sorry, what's {term} again?"],
+    weight=1.5,
+)
+def operation(d: Draw) -> Sample:
+    name, explanation = d.pick(_OPERATIONS[d.pools.split])
+    thought = (
+        f"This asks what {name} means, with no numbers to work on; I can explain it without a tool."
+    )
+    return chat.chat(d, d.text(term=name), thought, explanation, (name,))
+
+
+_METHODS: dict[Split, tuple[tuple[str, str], ...]] = {
+    "train": (
+        ("the area of a circle", "Multiply pi (about 3.14159) by the radius times itself: area = π × r × r."),
+        ("a percentage increase", "Subtract the old value from the new one, divide by the old value, then multiply by 100."),
+        ("the average of some numbers", "Add the numbers up and divide the total by how many numbers there are."),
+        ("the perimeter of a rectangle", "Add the length and the width, then double it: 2 × (length + width)."),
+        ("compound interest", "Multiply the starting amount by (1 + the rate) once for every period: amount × (1 + r)^n."),
+        ("a tip", "Multiply the bill by the tip percentage divided by 100, then add that to the bill."),
+        ("an average speed", "Divide the total distance by the total time taken."),
+        ("a discounted price", "Multiply the price by the discount percentage divided by 100 and subtract that from the price."),
+        ("the volume of a box", "Multiply its length, width and height together."),
+        ("miles from kilometres", "Divide the kilometres by about 1.609, since one mile is about 1.609 km."),
+    ),
+    "heldout": (
+        ("the area of a triangle", "Multiply the base by the height and halve it."),
+    ),
+}  # fmt: skip
+
+
+@family(
+    "chat.method",
+    None,
+    train=[
+        "How do you work out {how}?",
+        "What's the method for finding {how}?",
+        "How would I calculate {how} by hand?",
+        "Can you teach me how to find {how}?",
+        "What's the formula for {how}?",
+    ],
+    heldout=["Walk me through finding {how}."],
+    weight=1.0,
+)
+def method(d: Draw) -> Sample:
+    how, explanation = d.pick(_METHODS[d.pools.split])
+    thought = f"This asks how to work out {how} in general, and gives no numbers; I can explain the method without a tool."
+    return chat.chat(d, d.text(how=how), thought, explanation, ())
+
+
+CHAT: list[Family] = [term, operation, method]
+# What the chat_wide kind draws from: the wider chat families and these, equally weighted.
+CHAT_WIDER: list[Family] = [*chat.WIDER_FAMILIES, *CHAT]
