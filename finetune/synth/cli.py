@@ -29,8 +29,10 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mix", default="", metavar="KIND=SHARE,...",
                         help="reweight the kinds of conversation, e.g. 'Calculate=0.4,Solve=0.25' "
                              "(kinds: Calculate, Solve, Search, none, disabled, multi, pair, "
-                             "and chat: no-tool turns from a wider set of families, 0 by default; "
-                             "unnamed kinds keep their default share)")  # fmt: skip
+                             "and, 0 by default, chat: no-tool turns from a wider set of families; "
+                             "calc_wide, solve_wide: more train wordings of those skills; "
+                             "chat_wide: chat plus questions about operations and methods without "
+                             "numbers; unnamed kinds keep their default share)")  # fmt: skip
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",
