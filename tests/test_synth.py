@@ -313,7 +313,10 @@ def test_chat_kind_draws_the_wider_no_tool_families_and_is_off_by_default() -> N
 
     # Last, with share 0: the one weighted draw per conversation then lands where it always did,
     # so every seed drawn before this kind existed (the shipped adapter's data) is unchanged.
-    assert list(MIX).index("chat") == len(MIX) - 4 and MIX["chat"] == 0
+    # (and every kind added after it is also 0, so it stays the last one drawn by default).
+    kinds = list(MIX)
+    assert all(MIX[k] == 0 for k in kinds[kinds.index("chat") :])
+    assert all(MIX[k] > 0 for k in kinds[: kinds.index("chat")])
     assert generate(40, seed=5, mix={"chat": 0.0}) == generate(40, seed=5)
     only_chat = generate(80, seed=5, mix={k: float(k == "chat") for k in MIX})
     samples = [c.samples for c in only_chat if isinstance(c, SynthConversation)]
@@ -330,7 +333,7 @@ def test_wide_kinds_draw_new_phrasings_of_the_same_calc_and_solve_skills() -> No
     from finetune.synth.generate import MIX
 
     # After "chat" and 0 by default, for the same reason: earlier seeds draw as before.
-    assert list(MIX)[-4:-1] == ["chat", "calc_wide", "solve_wide"]
+    assert list(MIX)[list(MIX).index("chat") :][:3] == ["chat", "calc_wide", "solve_wide"]
     assert MIX["calc_wide"] == MIX["solve_wide"] == 0
     assert generate(40, seed=5, mix={"calc_wide": 0.0, "solve_wide": 0.0}) == generate(40, seed=5)
     for copy in templates_wide.CALC + templates_wide.SOLVE:
@@ -354,7 +357,7 @@ def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() ->
     from finetune.synth.templates_chat import WIDER_FAMILIES
 
     # Last and 0 by default: earlier seeds, the shipped adapter's among them, draw as before.
-    assert list(MIX)[-1] == "chat_wide" and MIX["chat_wide"] == 0
+    assert list(MIX)[-2] == "chat_wide" and MIX["chat_wide"] == 0
     assert generate(40, seed=5, mix={"chat_wide": 0.0}) == generate(40, seed=5)
     convs = generate(150, seed=5, mix={k: float(k == "chat_wide") for k in MIX})
     samples = [s for c in convs if isinstance(c, SynthConversation) for s in c.samples]
@@ -371,6 +374,30 @@ def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() ->
     for concept in ("square root", "factorial", "ratio", "denominator", "polygon"):
         assert not re.search(rf"\b{concept}\b", taught), concept
     assert not set(templates_wide.term.train) & set(templates_wide.term.heldout)
+
+
+def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundary() -> None:
+    from finetune.synth.generate import MIX
+
+    assert list(MIX)[-1] == "contrast" and MIX["contrast"] == 0
+    assert generate(40, seed=5, mix={"contrast": 0.0}) == generate(40, seed=5)
+    convs = [c for c in generate(60, seed=5, mix={k: float(k == "contrast") for k in MIX})]
+    orders = set()
+    for conv in convs:
+        assert isinstance(conv, SynthConversation) and len(conv.samples) == 2
+        explain = next(s for s in conv.samples if s.tool is None)
+        work = next(s for s in conv.samples if s.tool is not None)
+        assert explain.template.startswith(("chat.operation/", "chat.method/"))
+        assert work.tool in ("Calculate", "Solve") and work.calls
+        related = explain.info["related"]
+        if related is not None:  # the worked turn computes what the question asked about
+            assert work.template.split("/")[0] in (related, f"{related}.wide"), work.template
+        # Played as a model should: Commands None for the question, the tool for the other.
+        commands = [e.commands for e in conv.exchanges]
+        assert commands[conv.samples.index(explain)] == "None"
+        assert commands[conv.samples.index(work)].startswith(work.tool)
+        orders.add(conv.samples[0] is explain)
+    assert orders == {True, False}
 
 
 def _tool(conv: object) -> str | None:

@@ -32,7 +32,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                              "and, 0 by default, chat: no-tool turns from a wider set of families; "
                              "calc_wide, solve_wide: more train wordings of those skills; "
                              "chat_wide: chat plus questions about operations and methods without "
-                             "numbers; unnamed kinds keep their default share)")  # fmt: skip
+                             "numbers; contrast: one of those beside a turn that computes the same "
+                             "thing; unnamed kinds keep their default share)")  # fmt: skip
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",

@@ -14,7 +14,8 @@ multi-turn conversations with follow-ups that use an earlier result; turns with 
 ``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
 weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool turns),
 ``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``)
-and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers).
+and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers);
+``contrast`` pairs one of those questions with a turn that works the same thing out on numbers.
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed (the shipped adapter's data among it).
 """
@@ -77,6 +78,10 @@ MIX: dict[str, float] = {
     # No-tool turns from the wider chat families plus questions about what an operation means
     # or how to work something out, with no numbers given (templates_wide). 0 and last.
     "chat_wide": 0.0,
+    # Two turns: a question about what an operation means or how to work something out, asked
+    # without numbers (no tool), and one that works it out on numbers (the tool), in either
+    # order. The same words on both sides of the boundary, in one conversation. 0 and last.
+    "contrast": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -333,6 +338,12 @@ def _multi(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str,
     return samples, ()
 
 
+def _contrast(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    explain, _ = draw(rng, templates_wide.EXPLAIN, runner.split, runner=runner)
+    work, _ = draw(rng, templates_wide.worked(explain.info["related"]), runner.split, runner=runner)
+    return ([explain, work] if rng.random() < 0.5 else [work, explain]), ()
+
+
 def _pair(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
     sample, _ = draw(rng, [templates_followup.pair], runner.split, runner=runner)
     return [sample], ()
@@ -393,6 +404,8 @@ def conversation(
         samples, disabled = _multi(rng, runner)
     elif kind == "pair":
         samples, disabled = _pair(rng, runner)
+    elif kind == "contrast":
+        samples, disabled = _contrast(rng, runner)
     else:
         samples, disabled = _single(rng, runner, kind)
     exchanges = [runner.exchange(s) for s in samples]
