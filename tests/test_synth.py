@@ -377,6 +377,7 @@ def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() ->
 
 
 def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundary() -> None:
+    from finetune.synth import templates_wide
     from finetune.synth.generate import MIX
 
     assert list(MIX)[-1] == "contrast" and MIX["contrast"] == 0
@@ -398,6 +399,11 @@ def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundar
         assert commands[conv.samples.index(work)].startswith(work.tool)
         orders.add(conv.samples[0] is explain)
     assert orders == {True, False}
+    # Every question names a family that exists (or none: then any Calculate family).
+    for table in (templates_wide._OPERATIONS, templates_wide._METHODS):
+        for entries in table.values():
+            for _, _, related in entries:
+                assert templates_wide.worked(related), related
 
 
 def _tool(conv: object) -> str | None:

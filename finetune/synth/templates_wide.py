@@ -21,6 +21,11 @@ These are separate kinds with default share 0, so every seed drawn before they e
 exactly the data it drew before (as for ``chat``). A few Solve skills had no train wording at
 all (a number plus a fraction of itself; a total split so that one part is k times the other);
 ``solve.word.wide`` adds them in situations of its own.
+
+The last section is the other side of the boundary, for the ``chat_wide`` and ``contrast``
+kinds: questions about what an operation means or how to work something out, asked without
+numbers, so they want an explanation and no tool. ``contrast`` pairs each with a turn from the
+family that computes the same thing on numbers.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 from finetune.synth import templates_calc as calc
 from finetune.synth import templates_chat as chat
 from finetune.synth import templates_solve as solve
-from finetune.synth.base import Draw, Family, Sample, Split, family
+from finetune.synth.base import Draw, Family, Sample, Split, SynthError, family
 from finetune.synth.entities import Pools
 from finetune.synth.templates_solve import Problem, Word
 
@@ -398,7 +403,7 @@ def worked(related: str | None) -> list[Family]:
         return CALC_WIDER
     found = [f for f in CALC_WIDER + SOLVE_WIDER if f.name in (related, f"{related}.wide")]
     if not found:
-        raise ValueError(f"no Calculate or Solve family is named {related!r}")
+        raise SynthError(f"no Calculate or Solve family is named {related!r}")
     return found
 
 
