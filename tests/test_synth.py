@@ -356,7 +356,8 @@ def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() ->
     from finetune.synth.generate import MIX
     from finetune.synth.templates_chat import WIDER_FAMILIES
 
-    # Last and 0 by default: earlier seeds, the shipped adapter's among them, draw as before.
+    # After the earlier kinds and 0 by default: earlier seeds, the shipped adapter's among them,
+    # draw as before.
     assert list(MIX)[-2] == "chat_wide" and MIX["chat_wide"] == 0
     assert generate(40, seed=5, mix={"chat_wide": 0.0}) == generate(40, seed=5)
     convs = generate(150, seed=5, mix={k: float(k == "chat_wide") for k in MIX})
@@ -382,7 +383,7 @@ def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundar
 
     assert list(MIX)[-1] == "contrast" and MIX["contrast"] == 0
     assert generate(40, seed=5, mix={"contrast": 0.0}) == generate(40, seed=5)
-    convs = [c for c in generate(60, seed=5, mix={k: float(k == "contrast") for k in MIX})]
+    convs = generate(60, seed=5, mix={k: float(k == "contrast") for k in MIX})
     orders = set()
     for conv in convs:
         assert isinstance(conv, SynthConversation) and len(conv.samples) == 2

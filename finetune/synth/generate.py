@@ -76,11 +76,12 @@ MIX: dict[str, float] = {
     "calc_wide": 0.0,
     "solve_wide": 0.0,
     # No-tool turns from the wider chat families plus questions about what an operation means
-    # or how to work something out, with no numbers given (templates_wide). 0 and last.
+    # or how to work something out, with no numbers given (templates_wide). 0 by default, and
+    # after the kinds above, as every kind added from here on must be.
     "chat_wide": 0.0,
     # Two turns: a question about what an operation means or how to work something out, asked
     # without numbers (no tool), and one that works it out on numbers (the tool), in either
-    # order. The same words on both sides of the boundary, in one conversation. 0 and last.
+    # order. The same words on both sides of the boundary, in one conversation. 0 by default.
     "contrast": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
