@@ -9,13 +9,22 @@ boundary: a number or a name in the message is not a reason to call a tool.
 
 from __future__ import annotations
 
+from typing import Any
+
 from finetune.synth.base import Draw, Family, Sample, Split, family
 from finetune.synth.corpus import entities
 
 
-def chat(d: Draw, human: str, thought: str, reply: str, entities: tuple[str, ...] = ()) -> Sample:
+def chat(
+    d: Draw,
+    human: str,
+    thought: str,
+    reply: str,
+    entities: tuple[str, ...] = (),
+    info: dict[str, Any] | None = None,
+) -> Sample:
     """A no-tool sample."""
-    return Sample(d.template, None, human, thought, [], reply, entities=entities)
+    return Sample(d.template, None, human, thought, [], reply, entities=entities, info=info or {})
 
 
 @family(

@@ -345,9 +345,8 @@ def operation(d: Draw) -> Sample:
     thought = (
         f"This asks what {name} means, with no numbers to work on; I can explain it without a tool."
     )
-    sample = chat.chat(d, d.text(term=name), thought, explanation, (name,))
-    sample.info["related"] = related  # what the contrast kind pairs it with
-    return sample
+    # info["related"]: the family the contrast kind pairs it with
+    return chat.chat(d, d.text(term=name), thought, explanation, (name,), {"related": related})
 
 
 # (what to work out, the method, the base family that works it out, or None)
@@ -386,9 +385,7 @@ _METHODS: dict[Split, tuple[tuple[str, str, str | None], ...]] = {
 def method(d: Draw) -> Sample:
     how, explanation, related = d.pick(_METHODS[d.pools.split])
     thought = f"This asks how to work out {how} in general, and gives no numbers; I can explain the method without a tool."
-    sample = chat.chat(d, d.text(how=how), thought, explanation, ())
-    sample.info["related"] = related
-    return sample
+    return chat.chat(d, d.text(how=how), thought, explanation, (), {"related": related})
 
 
 CHAT: list[Family] = [term, operation, method]
