@@ -509,10 +509,10 @@ def evaluate(
 
 # Held-out cases are single questions with short answers; these limits bound the time a model
 # that never stops (the untuned base model, a runaway digit loop) takes per case. They must not
-# cut what the data teaches: the longest phase 1 in the data of the shipped adapter's last two
-# stages (thoughts and a three-equation Commands line) is 121 tokens, the longest reply 55. A
-# limit of 96 cut 44 of their 7,893 phase-1 turns, and scored correct three-equation calls as
-# unreadable.
+# cut what the data teaches: the longest phase 1 in the shipped adapter's training data
+# (thoughts and a three-equation Commands line, markers included) is 138 tokens, the longest
+# reply 62. An earlier limit of 96 cut 44 of an earlier adapter's 7,893 phase-1 turns (646 of
+# the 40,271 now), and scored correct three-equation calls as unreadable.
 EVAL_THOUGHT_TOKENS = 160
 EVAL_REPLY_TOKENS = 128
 

@@ -17,7 +17,9 @@ weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool tur
 and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers);
 ``contrast`` pairs one of those questions with a turn that works the same thing out on numbers.
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
-the data it drew before they existed (the shipped adapter's data among it).
+the data it drew before they existed. A kind added later goes last with share 0 for the same
+reason: every mix drawn before it, the shipped adapter's (which names all of these), draws the
+same data after it.
 """
 
 from __future__ import annotations
