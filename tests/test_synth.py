@@ -358,7 +358,8 @@ def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() ->
 
     # After the earlier kinds and 0 by default: earlier seeds, the shipped adapter's among them,
     # draw as before.
-    assert list(MIX)[-2] == "chat_wide" and MIX["chat_wide"] == 0
+    kinds = list(MIX)
+    assert kinds.index("chat_wide") == kinds.index("solve_wide") + 1 and MIX["chat_wide"] == 0
     assert generate(40, seed=5, mix={"chat_wide": 0.0}) == generate(40, seed=5)
     convs = generate(150, seed=5, mix={k: float(k == "chat_wide") for k in MIX})
     samples = [s for c in convs if isinstance(c, SynthConversation) for s in c.samples]
@@ -381,7 +382,8 @@ def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundar
     from finetune.synth import templates_wide
     from finetune.synth.generate import MIX
 
-    assert list(MIX)[-1] == "contrast" and MIX["contrast"] == 0
+    kinds = list(MIX)
+    assert kinds.index("contrast") == kinds.index("chat_wide") + 1 and MIX["contrast"] == 0
     assert generate(40, seed=5, mix={"contrast": 0.0}) == generate(40, seed=5)
     convs = generate(60, seed=5, mix={k: float(k == "contrast") for k in MIX})
     orders = set()
@@ -405,6 +407,26 @@ def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundar
         for entries in table.values():
             for _, _, related in entries:
                 assert templates_wide.worked(related), related
+
+
+def test_all_off_kind_switches_every_tool_off_and_calls_none() -> None:
+    from finetune.synth.generate import MIX, TOOLS
+
+    # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
+    assert list(MIX)[-1] == "all_off" and MIX["all_off"] == 0
+    assert generate(40, seed=5, mix={"all_off": 0.0}) == generate(40, seed=5)
+    convs = generate(60, seed=6, mix={k: float(k == "all_off") for k in MIX})
+    needed = 0
+    for conv in convs:
+        assert isinstance(conv, SynthConversation) and conv.disabled == TOOLS
+        assert conv.meta_instruction == meta_instruction(TOOLS)
+        assert "enabled. API" not in conv.meta_instruction
+        assert [e.commands for e in conv.exchanges] == ["None"]
+        sample = conv.samples[0]
+        if sample.template.startswith("off:"):  # a question that needed a tool: says it is off
+            needed += 1
+            assert "switched off" in sample.reply and "disabled" in sample.thoughts
+    assert 0 < needed < len(convs)  # both shapes: tool questions and plain chat
 
 
 def _tool(conv: object) -> str | None:

@@ -15,11 +15,12 @@ multi-turn conversations with follow-ups that use an earlier result; turns with 
 weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool turns),
 ``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``)
 and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers);
-``contrast`` pairs one of those questions with a turn that works the same thing out on numbers.
+``contrast`` pairs one of those questions with a turn that works the same thing out on numbers;
+``all_off`` switches every tool off at once (``disabled`` switches off one).
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed. A kind added later goes last with share 0 for the same
-reason: every mix drawn before it, the shipped adapter's (which names all of these), draws the
-same data after it.
+reason: every mix drawn before it, the shipped adapter's (which names every kind above but
+``all_off``), draws the same data after it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ MIX: dict[str, float] = {
     # without numbers (no tool), and one that works it out on numbers (the tool), in either
     # order. The same words on both sides of the boundary, in one conversation. 0 by default.
     "contrast": 0.0,
+    # Every tool switched off at once (``disabled`` switches off one): a question that needs a
+    # tool, answered without it, or plain chat. An adapter trained only on ``disabled`` still
+    # wrote commands in a fifth of its turns with all three off. 0 by default.
+    "all_off": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -341,6 +346,14 @@ def _multi(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str,
     return samples, ()
 
 
+def _all_off(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    if rng.random() < 1 / 3:
+        sample, _ = draw(rng, FAMILIES[None], runner.split, runner=runner)
+        return [sample], TOOLS
+    sample, _ = draw(rng, FAMILIES[rng.choice(TOOLS)], runner.split, runner=runner)
+    return [switched_off(sample)], TOOLS
+
+
 def _contrast(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
     explain, _ = draw(rng, templates_wide.EXPLAIN, runner.split, runner=runner)
     work, _ = draw(rng, templates_wide.worked(explain.info["related"]), runner.split, runner=runner)
@@ -409,6 +422,8 @@ def conversation(
         samples, disabled = _pair(rng, runner)
     elif kind == "contrast":
         samples, disabled = _contrast(rng, runner)
+    elif kind == "all_off":
+        samples, disabled = _all_off(rng, runner)
     else:
         samples, disabled = _single(rng, runner, kind)
     exchanges = [runner.exchange(s) for s in samples]
