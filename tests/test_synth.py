@@ -413,7 +413,7 @@ def test_all_off_kind_switches_every_tool_off_and_calls_none() -> None:
     from finetune.synth.generate import MIX, TOOLS
 
     # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
-    assert list(MIX)[-1] == "all_off" and MIX["all_off"] == 0
+    assert list(MIX).index("all_off") == list(MIX).index("contrast") + 1 and MIX["all_off"] == 0
     assert generate(40, seed=5, mix={"all_off": 0.0}) == generate(40, seed=5)
     convs = generate(60, seed=6, mix={k: float(k == "all_off") for k in MIX})
     needed = 0
@@ -427,6 +427,34 @@ def test_all_off_kind_switches_every_tool_off_and_calls_none() -> None:
             needed += 1
             assert "switched off" in sample.reply and "disabled" in sample.thoughts
     assert 0 < needed < len(convs)  # both shapes: tool questions and plain chat
+
+
+def test_more_kind_draws_a_second_round_of_calc_and_solve_phrasings() -> None:
+    from finetune.synth import templates_more, templates_wide
+    from finetune.synth.generate import MIX
+
+    # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
+    assert list(MIX)[-1] == "more" and MIX["more"] == 0
+    assert generate(40, seed=5, mix={"more": 0.0}) == generate(40, seed=5)
+    for copy in templates_more.MORE:
+        base = copy.name.removesuffix(".more")
+        original = next(f for f in all_families() if f.name == base)
+        wide = [f for f in templates_wide.CALC + templates_wide.SOLVE if f.name == f"{base}.wide"]
+        # Same skill and held-out pool; no train wording repeats the base or the wide round.
+        assert copy.make is original.make and copy.heldout == original.heldout, base
+        earlier = {repr(p) for f in [original, *wide] for p in f.train}
+        assert not {repr(p) for p in copy.train} & earlier, base
+    convs = generate(200, seed=5, mix={k: float(k == "more") for k in MIX})
+    samples = [s for c in convs if isinstance(c, SynthConversation) for s in c.samples]
+    assert {s.tool for s in samples} == {"Calculate", "Solve"}
+    assert {s.template.split("/")[0] for s in samples} == {f.name for f in templates_more.MORE}
+    for s in samples:
+        if s.template.startswith("solve.system"):
+            # The unknowns asked for after the equations are not written as one more equation.
+            assert len(s.calls[0].argument.split(";")) == len(s.solutions or {}), s.human
+        if s.template.startswith("solve.word.more"):
+            assert "halve" in s.human.lower() or "half" in s.human.lower()
+            assert s.calls[0].argument.startswith("x/2")
 
 
 def _tool(conv: object) -> str | None:

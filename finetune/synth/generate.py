@@ -16,7 +16,8 @@ weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool tur
 ``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``)
 and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers);
 ``contrast`` pairs one of those questions with a turn that works the same thing out on numbers;
-``all_off`` switches every tool off at once (``disabled`` switches off one).
+``all_off`` switches every tool off at once (``disabled`` switches off one); ``more`` draws a
+second round of Calculate and Solve train phrasings (``templates_more``).
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed. A kind added later goes last with share 0 for the same
 reason: every mix drawn before it, the shipped adapter's (which names every kind above but
@@ -44,6 +45,7 @@ from finetune.synth import (
     templates_calc,
     templates_chat,
     templates_followup,
+    templates_more,
     templates_search,
     templates_solve,
     templates_wide,
@@ -90,6 +92,10 @@ MIX: dict[str, float] = {
     # tool, answered without it, or plain chat. An adapter trained only on ``disabled`` still
     # wrote commands in a fifth of its turns with all three off. 0 by default.
     "all_off": 0.0,
+    # Calculate and Solve turns in a second round of train phrasings (templates_more), for
+    # skills whose wordings were lopsided: dividing into groups, shrinking, tax, unknowns named
+    # after a system, half of a number. 0 by default.
+    "more": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -101,6 +107,7 @@ SINGLE: dict[str, list[Family]] = {
     "calc_wide": templates_wide.CALC_WIDER,
     "solve_wide": templates_wide.SOLVE_WIDER,
     "chat_wide": templates_wide.CHAT_WIDER,
+    "more": templates_more.MORE,
 }
 # What a switched-off tool is called in thoughts and replies.
 _OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
@@ -111,6 +118,7 @@ def all_families() -> list[Family]:
     """Every family, follow-ups and pairs included (for template-id listings)."""
     wider = [f for f in templates_chat.WIDER_FAMILIES if f not in FAMILIES[None]]
     wider += templates_wide.CALC + templates_wide.SOLVE + templates_wide.CHAT
+    wider += templates_more.MORE
     return [f for fams in FAMILIES.values() for f in fams] + wider + templates_followup.FAMILIES
 
 
