@@ -326,8 +326,8 @@ def test_default_model_on_the_smoke_cases() -> None:
     """The shipped adapter on the smoke cases, as a regression check.
 
     On these 20 cases the shipped adapter (see its model card) measured format_valid 1.0,
-    tool_accuracy 1.0, argument_accuracy 0.90 and false_tool_rate 0.0 (the adapter before it:
-    0.95 on arguments here, though lower on the 200 held-out cases). The floors sit three cases
+    tool_accuracy 1.0, argument_accuracy 0.90 and false_tool_rate 0.0, as the adapter before it
+    did (each missed two different cases). The floors sit three cases
     (0.15) below that, so a broken adapter, prompt or parser fails this while a thread count's
     rounding differences do not; move them with the adapter that ships."""
     from agent.shipped import default_adapter
