@@ -7,7 +7,8 @@
 
 Modules: ``base`` (samples, families of phrasings, splits), ``numfmt`` (numbers as questions
 write them and replies state them), ``entities`` and ``corpus`` (the names and the searchable
-world, split), ``templates_*`` (one module per tool, plus no-tool turns and follow-ups),
+world, split), ``templates_*`` (one module per tool, plus no-tool turns and follow-ups, and
+two rounds of wider train wordings: ``templates_wide`` and ``templates_more``),
 ``generate`` (samples -> conversations through the real plugins), ``evalcases`` (the held-out
 evaluation files under ``finetune/assets``) and ``cli``.
 
