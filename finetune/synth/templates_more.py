@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -37,11 +36,12 @@ from finetune.synth import templates_solve as solve
 from finetune.synth.base import Family
 from finetune.synth.entities import Pools
 from finetune.synth.templates_solve import Problem, Word
+from finetune.synth.templates_wide import wider
 
 
 def more(base: Family, train: Sequence[Any]) -> Family:
     """``base`` with new train phrasings, named ``<base>.more``; same make, held-out and weight."""
-    return replace(base, name=f"{base.name}.more", train=tuple(train))
+    return wider(base, train, "more")
 
 
 # -------------------------------------------------------------------------------------------

@@ -44,9 +44,10 @@ from finetune.synth.entities import Pools
 from finetune.synth.templates_solve import Problem, Word
 
 
-def wider(base: Family, train: Sequence[Any]) -> Family:
-    """``base`` with new train phrasings, named ``<base>.wide``; same make, held-out and weight."""
-    return replace(base, name=f"{base.name}.wide", train=tuple(train))
+def wider(base: Family, train: Sequence[Any], round_: str = "wide") -> Family:
+    """``base`` with new train phrasings, named ``<base>.<round_>``; same make, held-out and
+    weight (``templates_more`` names its round ``more``)."""
+    return replace(base, name=f"{base.name}.{round_}", train=tuple(train))
 
 
 # -------------------------------------------------------------------------------------------
