@@ -326,8 +326,8 @@ def test_default_model_on_the_smoke_cases() -> None:
     """The shipped adapter on the smoke cases, as a regression check.
 
     On these 20 cases the shipped adapter (see its model card) measured format_valid 1.0,
-    tool_accuracy 1.0, argument_accuracy 0.90 and false_tool_rate 0.0, as the adapter before it
-    did (each missed two different cases). The floors sit three cases
+    tool_accuracy 1.0, argument_accuracy 0.90 and false_tool_rate 0.0 (the adapter before it:
+    0.95 on arguments here, though lower on the 200 held-out cases). The floors sit three cases
     (0.15) below that, so a broken adapter, prompt or parser fails this while a thread count's
     rounding differences do not; move them with the adapter that ships."""
     from agent.shipped import default_adapter
@@ -372,4 +372,5 @@ def test_fresh_cases_hold_up_against_their_reference_answers() -> None:
             assert not case.answer and "reference" not in line, case.id
         if case.tool == "Calculate":  # the answers accepted are the value, rounded
             assert case.value is not None and case.answer, case.id
-            assert all(abs(float(a) - case.value) < 0.05 for a in case.answer), case.id
+            # (a drop in percent is stated without the sign its percent change has)
+            assert all(abs(float(a) - abs(case.value)) < 0.05 for a in case.answer), case.id
