@@ -94,7 +94,8 @@ MIX: dict[str, float] = {
     "all_off": 0.0,
     # Calculate and Solve turns in a second round of train phrasings (templates_more), for
     # skills whose wordings were lopsided: dividing into groups, shrinking, tax, unknowns named
-    # after a system, half of a number. 0 by default.
+    # after a system, half of a number. 0 by default; an adapter trained with it generalised
+    # worse (templates_more says how), so no recipe uses it.
     "more": 0.0,
 }
 # The families each single-turn kind of the mix draws from.

@@ -22,6 +22,12 @@ below halve a number and add or subtract a constant, a different equation.
 
 The kind has share 0 by default and comes last in the mix, so every earlier mix draws exactly
 the data it drew before.
+
+Measured, and not shipped: adapters trained with ``more=0.08`` (seeds 0 and 1) got every
+held-out case of these clusters right and were worse elsewhere (2 other held-out cases turned
+right and 10 or 12 wrong; 1 and 5 on ``eval_fresh.jsonl``). The hours-to-minutes wordings, for
+one, made "Convert 361 minutes to hours" come out as ``361*60``. The kind stays so that run can
+be reproduced; wordings aimed at an evaluation's misses teach those misses, not the skill.
 """
 
 from __future__ import annotations
