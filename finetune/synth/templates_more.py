@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Any
 
 from finetune.synth import templates_calc as calc
 from finetune.synth import templates_solve as solve
 from finetune.synth.base import Family
 from finetune.synth.entities import Pools
-from finetune.synth.templates_solve import Problem, Word
+from finetune.synth.templates_solve import Problem, Word, number_problem
 from finetune.synth.templates_wide import wider
 
 
@@ -115,7 +114,7 @@ def _halved(rng: random.Random, _: Pools) -> Problem:
         ]
     )
     eq = f"x/2{'+' if plus else '-'}{b}={total}"
-    return (q, f"Let x be the number: {eq}.", [eq], {"x": Fraction(x)}, f"The number is {x}.", [str(x)], ())  # fmt: skip
+    return number_problem(q, eq, x)
 
 
 _WORD_MORE: list[Word] = [_halved]

@@ -295,6 +295,11 @@ Problem = tuple[str, str, list[str], dict[str, Fraction], str, list[str], tuple[
 Word = Callable[[random.Random, Pools], Problem]
 
 
+def number_problem(question: str, eq: str, x: int) -> Problem:
+    """A word problem with one unknown, "the number" ``x``, which ``eq`` solves."""
+    return (question, f"Let x be the number: {eq}.", [eq], {"x": Fraction(x)}, f"The number is {x}.", [str(x)], ())  # fmt: skip
+
+
 def _more_than(rng: random.Random, _: Pools) -> Problem:
     x, a, b = rng.randint(2, 40), rng.randint(2, 9), rng.randint(1, 30)
     words = {
@@ -309,30 +314,14 @@ def _more_than(rng: random.Random, _: Pools) -> Problem:
     }
     q = f"{b} more than {words[a]} a number is {a * x + b}. What is the number?"
     eq = f"{a}x+{b}={a * x + b}"
-    return (
-        q,
-        f"Let x be the number: {eq}.",
-        [eq],
-        {"x": Fraction(x)},
-        f"The number is {x}.",
-        [str(x)],
-        (),
-    )
+    return number_problem(q, eq, x)
 
 
 def _less_than(rng: random.Random, _: Pools) -> Problem:
     x, a, b = rng.randint(3, 40), rng.randint(2, 9), rng.randint(1, 20)
     q = f"If I multiply a number by {a} and subtract {b}, I get {a * x - b}. What is the number?"
     eq = f"{a}x-{b}={a * x - b}"
-    return (
-        q,
-        f"Let x be the number: {eq}.",
-        [eq],
-        {"x": Fraction(x)},
-        f"The number is {x}.",
-        [str(x)],
-        (),
-    )
+    return number_problem(q, eq, x)
 
 
 def _consecutive(rng: random.Random, _: Pools) -> Problem:
@@ -477,30 +466,14 @@ def _four_less(rng: random.Random, _: Pools) -> Problem:
     x, b = rng.randint(3, 40), rng.randint(2, 15)
     q = f"{b} less than four times a number equals {4 * x - b}. Find the number."
     eq = f"4x-{b}={4 * x - b}"
-    return (
-        q,
-        f"Let x be the number: {eq}.",
-        [eq],
-        {"x": Fraction(x)},
-        f"The number is {x}.",
-        [str(x)],
-        (),
-    )
+    return number_problem(q, eq, x)
 
 
 def _half(rng: random.Random, _: Pools) -> Problem:
     x = 2 * rng.randint(2, 60)
     q = f"A number plus half of it makes {x + x // 2}. What is the number?"
     eq = f"x+x/2={x + x // 2}"
-    return (
-        q,
-        f"Let x be the number: {eq}.",
-        [eq],
-        {"x": Fraction(x)},
-        f"The number is {x}.",
-        [str(x)],
-        (),
-    )
+    return number_problem(q, eq, x)
 
 
 def _pens(rng: random.Random, pools: Pools) -> Problem:

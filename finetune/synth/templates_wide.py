@@ -41,7 +41,7 @@ from finetune.synth import templates_chat as chat
 from finetune.synth import templates_solve as solve
 from finetune.synth.base import Draw, Family, Sample, Split, SynthError, family
 from finetune.synth.entities import Pools
-from finetune.synth.templates_solve import Problem, Word
+from finetune.synth.templates_solve import Problem, Word, number_problem
 
 
 def wider(base: Family, train: Sequence[Any], round_: str = "wide") -> Family:
@@ -223,7 +223,7 @@ def _with_part(rng: random.Random, _: Pools) -> Problem:
         ]
     )
     eq = f"x{'+' if plus else '-'}x/{k}={total}"
-    return (q, f"Let x be the number: {eq}.", [eq], {"x": Fraction(x)}, f"The number is {x}.", [str(x)], ())  # fmt: skip
+    return number_problem(q, eq, x)
 
 
 def _split_k(rng: random.Random, pools: Pools) -> Problem:
