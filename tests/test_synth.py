@@ -412,7 +412,8 @@ def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundar
 def test_all_off_kind_switches_every_tool_off_and_calls_none() -> None:
     from finetune.synth.generate import MIX, TOOLS
 
-    # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
+    # Right after contrast and 0 by default: every mix drawn before it (the shipped adapter's)
+    # draws the same.
     assert list(MIX).index("all_off") == list(MIX).index("contrast") + 1 and MIX["all_off"] == 0
     assert generate(40, seed=5, mix={"all_off": 0.0}) == generate(40, seed=5)
     convs = generate(60, seed=6, mix={k: float(k == "all_off") for k in MIX})

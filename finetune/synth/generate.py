@@ -21,7 +21,7 @@ second round of Calculate and Solve train phrasings (``templates_more``).
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed. A kind added later goes last with share 0 for the same
 reason: every mix drawn before it, the shipped adapter's (which names every kind above but
-``all_off``), draws the same data after it.
+``all_off`` and ``more``), draws the same data after it.
 """
 
 from __future__ import annotations
