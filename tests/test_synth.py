@@ -434,8 +434,9 @@ def test_more_kind_draws_a_second_round_of_calc_and_solve_phrasings() -> None:
     from finetune.synth import templates_more, templates_wide
     from finetune.synth.generate import MIX
 
-    # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
-    assert list(MIX)[-1] == "more" and MIX["more"] == 0
+    # After all_off and 0 by default: every mix drawn before it (the shipped adapter's) draws
+    # the same.
+    assert list(MIX).index("more") == list(MIX).index("all_off") + 1 and MIX["more"] == 0
     assert generate(40, seed=5, mix={"more": 0.0}) == generate(40, seed=5)
     for copy in templates_more.MORE:
         base = copy.name.removesuffix(".more")
@@ -496,3 +497,30 @@ def test_runner_resets_the_search_plugin() -> None:
         assert search.get_backend() is runner.index
     assert search.get_backend() is not runner.index
     search.configure()
+
+
+def test_failed_kind_shows_no_result_and_a_reply_that_invents_nothing() -> None:
+    from agent.protocol import NO_RESULT
+    from finetune.synth.generate import MIX, TOOLS
+
+    # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
+    assert list(MIX)[-1] == "failed" and MIX["failed"] == 0
+    assert generate(40, seed=5, mix={"failed": 0.0}) == generate(40, seed=5)
+    convs = generate(60, seed=7, mix={k: float(k == "failed") for k in MIX})
+    tools = set()
+    for conv in convs:
+        assert isinstance(conv, SynthConversation)
+        # Every tool is on: the call is right, it is the run that failed.
+        assert conv.disabled == () and conv.meta_instruction == meta_instruction()
+        (exchange,), (sample,) = conv.exchanges, conv.samples
+        tools.add(sample.tool)
+        assert sample.template.startswith("failed:") and len(sample.calls) == 1
+        assert exchange.commands == sample.calls[0].render()
+        # The Results read as inference shows a failure; no answer is scored or stated.
+        assert exchange.results.endswith(NO_RESULT + ("'" if sample.tool == "Calculate" else ""))
+        assert not sample.answers and not sample.expected
+        # Every number in the reply is one the question or the call already had.
+        given = f"{exchange.human} {sample.calls[0].argument}".replace(",", "")
+        numbers = re.compile(r"\d+")
+        assert set(numbers.findall(exchange.reply)) <= set(numbers.findall(given)), exchange.reply
+    assert tools == set(TOOLS)

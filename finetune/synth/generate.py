@@ -17,15 +17,17 @@ weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool tur
 and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers);
 ``contrast`` pairs one of those questions with a turn that works the same thing out on numbers;
 ``all_off`` switches every tool off at once (``disabled`` switches off one); ``more`` draws a
-second round of Calculate and Solve train phrasings (``templates_more``).
+second round of Calculate and Solve train phrasings (``templates_more``); ``failed`` shows a
+call that failed (``No result.``) and a reply that says so.
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed. A kind added later goes last with share 0 for the same
 reason: every mix drawn before it, the shipped adapter's (which names every kind above but
-``all_off`` and ``more``), draws the same data after it.
+``all_off``, ``more`` and ``failed``), draws the same data after it.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +99,11 @@ MIX: dict[str, float] = {
     # after a system, half of a number. 0 by default; an adapter trained with it generalised
     # worse (templates_more says how), so no recipe uses it.
     "more": 0.0,
+    # A call that ran and failed (a search backend down, a calculation that errors): the Results
+    # show ``No result.``, as inference shows any failure, and the reply says it got no result
+    # instead of making one up. No other kind ever shows ``No result.``, and after one the
+    # shipped adapter invents an answer ("The result is 0."). 0 by default.
+    "failed": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -171,6 +178,9 @@ class Runner:
         # dispatcher's 10 s default failed the first Calculate (importing sympy) while a
         # training run held both cores, so synth waits as long as a plugin needs.
         self.dispatcher = Dispatcher(builtin_registry(), timeout=RUN_TIMEOUT)
+        # Refuses every call: a failed sample's Results come from the dispatcher's own failure
+        # path, so they read exactly as a failure reads at inference.
+        self.failing = Dispatcher(builtin_registry(TOOLS), timeout=RUN_TIMEOUT)
         self.index = LocalIndex()
         self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
 
@@ -193,10 +203,22 @@ class Runner:
         return results
 
     def exchange(self, sample: Sample) -> Exchange:
-        """The sample as one MOSS turn, its Results block produced by the plugins."""
+        """The sample as one MOSS turn, its Results block produced by the plugins (for a
+        ``failed`` sample, by the dispatcher's failure path)."""
         from agent.protocol import format_results
 
-        results = self.results(sample)
+        if sample.info.get("failed"):
+            # The dispatcher warns of each refusal; here they are meant, so it stays quiet.
+            log = logging.getLogger("agent.dispatch")
+            level = log.level
+            log.setLevel(logging.ERROR)
+            try:
+                results = self.failing.run(sample.calls)
+            finally:
+                log.setLevel(level)
+            assert not any(r.ok for r in results)
+        else:
+            results = self.results(sample)
         return Exchange(
             human=sample.human,
             thoughts=sample.thoughts,
@@ -272,6 +294,13 @@ def draw(
     raise SynthError(f"no usable sample from {[f.name for f in families]} in {_ATTEMPTS} draws")
 
 
+def asked_for(sample: Sample) -> str | None:
+    """What a Search sample's question asks for ("the population of Sendia"), if it says."""
+    if "attr" not in sample.info:
+        return None
+    return ASK_BY_ATTR[sample.info["attr"]].what.format(ref=sample.info["entity"].ref)
+
+
 def switched_off(sample: Sample) -> Sample:
     """The sample when its tool is disabled: no command, and a reply that says why.
 
@@ -287,8 +316,7 @@ def switched_off(sample: Sample) -> Sample:
         reply = f"My calculator is switched off, so I can't compute {arg} exactly right now."
     elif sample.tool == "Solve":
         reply = f"The equation solver is switched off, so I can't solve {arg} for you right now."
-    elif "attr" in sample.info:
-        what = ASK_BY_ATTR[sample.info["attr"]].what.format(ref=sample.info["entity"].ref)
+    elif what := asked_for(sample):
         reply = f"Search is switched off, so I can't look up {what} right now."
     else:
         reply = "Search is switched off, so I can't look that up right now."
@@ -300,6 +328,49 @@ def switched_off(sample: Sample) -> Sample:
         calls=[],
         reply=reply,
         entities=sample.entities,
+    )
+
+
+def failed(sample: Sample, rng: random.Random) -> Sample:
+    """The sample when its call fails: the same thoughts and command, no answer to score, and a
+    reply that says the tool gave no result and invents nothing.
+
+    >>> from agent.protocol import Call
+    >>> s = Sample("t", "Calculate", "What is 6*7?", "x", [Call("Calculate", "6*7")], "42.")
+    >>> f = failed(s, random.Random(0))
+    >>> f.calls == s.calls, f.info["failed"], "42" in f.reply, "6*7" in f.reply
+    (True, True, False, True)
+    """
+    assert sample.tool is not None
+    arg = sample.calls[0].argument
+    if sample.tool == "Calculate":
+        replies = [
+            f"The calculator gave no result for {arg}, so I can't give you the exact figure.",
+            f"I couldn't get a result for {arg} from the calculator just now. Could you try again?",
+            f"My calculation of {arg} failed, so I don't have a reliable number for you.",
+        ]
+    elif sample.tool == "Solve":
+        replies = [
+            f"The equation solver gave no result for {arg}, so I can't tell you the solution.",
+            f"I couldn't solve {arg}: the solver returned nothing. Could you check the equation?",
+            f"Solving {arg} failed, so I don't have the values for you right now.",
+        ]
+    else:
+        what = asked_for(sample) or "that"
+        replies = [
+            f"My search returned nothing, so I can't tell you {what} right now.",
+            f"The search failed, so I don't know {what}. Could you try again later?",
+            f"I couldn't find {what}: the search gave no result.",
+        ]
+    return Sample(
+        template=f"failed:{sample.template}",
+        tool=sample.tool,
+        human=sample.human,
+        thoughts=sample.thoughts,
+        calls=sample.calls[:1],
+        reply=rng.choice(replies),
+        entities=sample.entities,
+        info={**sample.info, "failed": True},
     )
 
 
@@ -361,6 +432,11 @@ def _all_off(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[st
         return [sample], TOOLS
     sample, _ = draw(rng, FAMILIES[rng.choice(TOOLS)], runner.split, runner=runner)
     return [switched_off(sample)], TOOLS
+
+
+def _failed(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    sample, _ = draw(rng, FAMILIES[rng.choice(TOOLS)], runner.split, runner=runner)
+    return [failed(sample, rng)], ()
 
 
 def _contrast(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
@@ -433,6 +509,8 @@ def conversation(
         samples, disabled = _contrast(rng, runner)
     elif kind == "all_off":
         samples, disabled = _all_off(rng, runner)
+    elif kind == "failed":
+        samples, disabled = _failed(rng, runner)
     else:
         samples, disabled = _single(rng, runner, kind)
     exchanges = [runner.exchange(s) for s in samples]
