@@ -327,10 +327,10 @@ def test_default_model_on_the_smoke_cases() -> None:
     """The shipped adapter on the smoke cases, as a regression check.
 
     On these 20 cases the shipped adapter (see its model card) measured format_valid 1.0,
-    tool_accuracy 1.0, argument_accuracy 0.90 and false_tool_rate 0.0 (the adapter before it:
-    0.95 on arguments here, though lower on the 200 held-out cases). The floors sit three cases
-    (0.15) below that, so a broken adapter, prompt or parser fails this while a thread count's
-    rounding differences do not; move them with the adapter that ships."""
+    tool_accuracy 1.0, argument_accuracy 0.95 and false_tool_rate 0.0 (its first stage alone:
+    0.90 on arguments here). The floors sit three cases (0.15) below that, so a broken adapter,
+    prompt or parser fails this while a thread count's rounding differences do not; move them
+    with the adapter that ships."""
     from agent.shipped import default_adapter
 
     if default_adapter() is None:
@@ -343,7 +343,7 @@ def test_default_model_on_the_smoke_cases() -> None:
     print(report.table())
     assert (report.overall["format_valid"] or 0.0) >= 0.85
     assert (report.overall["tool_accuracy"] or 0.0) >= 0.85
-    assert (report.overall["argument_accuracy"] or 0.0) >= 0.75
+    assert (report.overall["argument_accuracy"] or 0.0) >= 0.80
     assert (report.overall["false_tool_rate"] or 0.0) <= 0.40  # 5 none cases: at most 2 wrong
 
 

@@ -35,7 +35,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                              "numbers; contrast: one of those beside a turn that computes the same "
                              "thing; all_off: every tool switched off at once; more: a second "
                              "round of Calculate and Solve wordings; failed: a call that fails "
-                             "and a reply that says so; unnamed kinds keep their default share)")  # fmt: skip
+                             "and a reply that says so; unnamed kinds keep their default "
+                             "share)")  # fmt: skip
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",
