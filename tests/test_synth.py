@@ -503,7 +503,8 @@ def test_failed_kind_shows_no_result_and_a_reply_that_invents_nothing() -> None:
     from agent.protocol import NO_RESULT
     from finetune.synth.generate import MIX, TOOLS
 
-    # Last and 0 by default: every mix drawn before it (the shipped adapter's) draws the same.
+    # Last and 0 by default: every mix drawn before it (the shipped adapter's first stage)
+    # draws the same.
     assert list(MIX)[-1] == "failed" and MIX["failed"] == 0
     assert generate(40, seed=5, mix={"failed": 0.0}) == generate(40, seed=5)
     convs = generate(60, seed=7, mix={k: float(k == "failed") for k in MIX})

@@ -21,8 +21,8 @@ second round of Calculate and Solve train phrasings (``templates_more``); ``fail
 call that failed (``No result.``) and a reply that says so.
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed. A kind added later goes last with share 0 for the same
-reason: every mix drawn before it, the shipped adapter's (which names every kind above but
-``all_off``, ``more`` and ``failed``), draws the same data after it.
+reason: every mix drawn before it, the shipped adapter's first stage (which names every kind
+above but ``all_off``, ``more`` and ``failed``), draws the same data after it.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ MIX: dict[str, float] = {
     "more": 0.0,
     # A call that ran and failed (a search backend down, a calculation that errors): the Results
     # show ``No result.``, as inference shows any failure, and the reply says it got no result
-    # instead of making one up. No other kind ever shows ``No result.``, and after one the
-    # shipped adapter invents an answer ("The result is 0."). 0 by default.
+    # instead of making one up. No other kind ever shows ``No result.``, and after one an
+    # adapter trained without it made the answer up ("The result is 0."). 0 by default; the
+    # shipped adapter's second stage draws it.
     "failed": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
