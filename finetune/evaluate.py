@@ -198,6 +198,18 @@ def contains_answer(reply: str, answers: Iterable[str]) -> bool:
     return False
 
 
+def numbers_of_its_own(reply: str, *given: str) -> set[str]:
+    """The numbers ``reply`` states that none of ``given`` (the question, the call) holds: what
+    a reply made up, as after a failed call. Thousands separators are ignored.
+
+    >>> sorted(numbers_of_its_own("13,371 times 2 is 26742.", "What is 13,371*2?"))
+    ['26742']
+    """
+    digits = re.compile(r"\d+")
+    known = set(digits.findall(" ".join(given).replace(",", "")))
+    return set(digits.findall(reply.replace(",", ""))) - known
+
+
 def format_valid(turn: Turn) -> bool:
     """No problem with the Commands line was repaired in this turn."""
     return not any(_COMMAND_PROBLEM.search(p) for p in turn.problems)

@@ -359,10 +359,10 @@ def test_hand_written_cases_hold_up_against_their_reference_answers(
 ) -> None:
     """The hand-written sets, in wordings never used to design training data, check how far
     held-out figures carry to wordings nobody tuned for. ``eval_fresh.jsonl`` (48) was written
-    after the shipped adapter was trained; ``eval_blind.jsonl`` (160) by a writer who saw
-    neither the training templates nor any evaluation set or result. Hand-written, so each case
-    carries a ``reference`` call; this checks every expected value against the real plugins and
-    every Search answer against its document."""
+    after the shipped adapter's first stage was trained; ``eval_blind.jsonl`` (160) by a writer
+    who saw neither the training templates nor any evaluation set or result. Hand-written, so
+    each case carries a ``reference`` call; this checks every expected value against the real
+    plugins and every Search answer against its document."""
     from collections import Counter
 
     from finetune.synth.evalcases import ASSETS
@@ -402,8 +402,6 @@ def test_shipped_adapter_says_so_when_its_calls_fail() -> None:
     for a web search with no network) and equations with no solution. Stage 1 alone made a
     number up after most failures (16 of 30 in the model card's probe; stage 2: 3); the floor
     allows one of these six."""
-    import re
-
     from agent.shipped import default_adapter
     from plugins import search
     from plugins.search import LocalIndex
@@ -419,7 +417,6 @@ def test_shipped_adapter_says_so_when_its_calls_fail() -> None:
         "Find y if 2y + 4 = 2(y + 3).",
     ]
     agent = Agent.default(device="cpu")
-    number = re.compile(r"\d+")
     search.configure(backend=LocalIndex())
     try:
         made_up = []
@@ -427,8 +424,7 @@ def test_shipped_adapter_says_so_when_its_calls_fail() -> None:
             agent.reset()
             turn = agent.chat(question)
             assert turn.commands and not any(c.ok for c in turn.commands), question
-            given = f"{question} {turn.commands_text}".replace(",", "")
-            if set(number.findall(turn.reply.replace(",", ""))) - set(number.findall(given)):
+            if ev.numbers_of_its_own(turn.reply, question, turn.commands_text):
                 made_up.append((question, turn.reply))
     finally:
         search.configure()
