@@ -9,6 +9,8 @@
     for event in agent.stream("And divided by 7?"):   # Token, CommandStarted, CommandFinished,
         ...                                           # TurnDone: see agent.events
 
+    turns = chat_batch([agent.copy(history=False) for q in questions], questions)  # one batch
+
 Importing this package does not import torch: model code loads when a model is built.
 """
 
@@ -34,10 +36,12 @@ _EXPORTS = {
     "CommandRecord": "agent.turn",
     "PhaseStats": "agent.turn",
     "Turn": "agent.turn",
+    "chat_batch": "agent.batch",
 }
 
 if TYPE_CHECKING:
     from agent.backends.base import Backend, Generation
+    from agent.batch import chat_batch
     from agent.errors import (
         BackendError,
         ConversationError,
@@ -79,4 +83,5 @@ __all__ = [
     "Token",
     "Turn",
     "TurnDone",
+    "chat_batch",
 ]

@@ -22,8 +22,9 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agent import protocol
 from agent.backends.base import Backend, Generation
@@ -43,6 +44,16 @@ RESULTS_RESERVE_TOKENS = 400
 
 class InputTooLongError(ConversationError):
     """The user's text alone does not fit the model's context."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """What a turn asks of the model at one phase (see ``Agent._steps``)."""
+
+    prompt: str
+    stop: tuple[str, ...]
+    max_new_tokens: int
+    phase: Phase
 
 
 def _stats(gen: Generation) -> PhaseStats:
@@ -138,6 +149,28 @@ class Agent:
         kwargs.setdefault("preset", adapter.preset)
         return cls.from_pretrained(default_model_path(), adapter=adapter.path, **kwargs)
 
+    def copy(self, *, history: bool = True) -> Agent:
+        """A new Agent on the same backend and plugin registry, with the same settings.
+
+        Its history starts as a copy of this one's (or empty with ``history=False``) and goes
+        its own way from there. The registry is shared: a plugin switched off in one is off in
+        both. ``agent.batch.chat_batch`` runs turns of such copies together.
+        """
+        twin = Agent(
+            self.backend,
+            plugins=self.plugins,
+            meta_instruction=self.fixed_meta_instruction,
+            preset=self.preset,
+            max_commands=self.dispatcher.max_commands,
+            timeout=self.dispatcher.timeout,
+            max_thought_tokens=self.max_thought_tokens,
+            max_reply_tokens=self.max_reply_tokens,
+        )
+        if history:
+            with self._lock:
+                twin.history = list(self.history)  # a Turn is never changed once made
+        return twin
+
     # -- the turn -----------------------------------------------------------------------------
     @property
     def meta_instruction(self) -> str:
@@ -161,13 +194,32 @@ class Agent:
             yield from self._turn(text)
 
     def _turn(self, text: str) -> Generator[Event, None, None]:
+        """Drive ``_steps``, streaming each generation from the backend."""
+        steps = self._steps(text)
+        sent: Generation | None = None
+        while True:
+            try:
+                item = steps.send(sent)
+            except StopIteration:
+                return
+            if isinstance(item, GenerateRequest):
+                sent = yield from self._generate(
+                    item.prompt, item.stop, item.max_new_tokens, item.phase
+                )
+            else:
+                sent = None
+                yield item
+
+    def _steps(self, text: str) -> Generator[Event | GenerateRequest, Generation | None, None]:
+        """One turn as a coroutine: it yields events, and a ``GenerateRequest`` wherever the
+        model must write; whoever drives it sends back the ``Generation``. ``_turn`` streams each
+        one; ``agent.batch.chat_batch`` runs the requests of many turns as one batch."""
         started = time.perf_counter()
         human = protocol.neutralize(_clean(text))
         prompt = self._fit_prompt(human)
 
-        gen1 = yield from self._generate(
-            prompt, protocol.PHASE1_STOP, self.max_thought_tokens, "thoughts"
-        )
+        ask1 = GenerateRequest(prompt, protocol.PHASE1_STOP, self.max_thought_tokens, "thoughts")
+        gen1 = cast(Generation, (yield ask1))
         phase1 = protocol.parse_phase1(gen1.text)
         problems = list(phase1.problems)
         if gen1.stop is None:
@@ -181,9 +233,8 @@ class Agent:
         results_text = protocol.format_results(results)
 
         prompt2 = prompt + protocol.results_prefix(phase1.thoughts, phase1.commands, results_text)
-        gen2 = yield from self._generate(
-            prompt2, protocol.PHASE2_STOP, self.max_reply_tokens, "reply"
-        )
+        ask2 = GenerateRequest(prompt2, protocol.PHASE2_STOP, self.max_reply_tokens, "reply")
+        gen2 = cast(Generation, (yield ask2))
         reply, reply_problems = protocol.parse_reply(gen2.text)
         problems += reply_problems
         if gen2.stop is None:

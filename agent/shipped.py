@@ -34,10 +34,20 @@ def default_adapter() -> ShippedAdapter | None:
     path = Path(override) if override else ADAPTER_DIR
     if not (path / "adapter_config.json").is_file():
         return None
+    return ShippedAdapter(path=path, preset=adapter_preset(path))
+
+
+def adapter_preset(path: str | os.PathLike[str]) -> Preset:
+    """The meta-instruction preset the adapter in ``path`` was trained with ("short" if unsaid).
+
+    >>> adapter_preset(ADAPTER_DIR)
+    'short'
+    """
     settings = {}
-    if (path / SETTINGS_FILE).is_file():
-        settings = json.loads((path / SETTINGS_FILE).read_text(encoding="utf-8"))
-    return ShippedAdapter(path=path, preset=_preset(settings))
+    file = Path(path) / SETTINGS_FILE
+    if file.is_file():
+        settings = json.loads(file.read_text(encoding="utf-8"))
+    return _preset(settings)
 
 
 def _preset(settings: dict[str, object]) -> Preset:

@@ -463,10 +463,13 @@ def evaluate(
     corpus: Sequence[dict[str, str]] | None = None,
     no_tools: bool = False,
     progress: Callable[[int, CaseResult], None] | None = None,
+    batch_size: int = 1,
 ) -> Report:
     """Run every case as a fresh single-turn conversation and score it.
 
-    ``agent_factory`` is called once; the agent is reset before each case. With ``corpus``,
+    ``agent_factory`` is called once; the agent is reset before each case. With ``batch_size``
+    above 1, that many cases run together (``agent.batch.chat_batch``): several times faster,
+    but each case's latency is then its batch's. With ``corpus``,
     the Search plugin searches those documents for the duration (and is reset to its defaults
     afterwards) and Search arguments are scored against them; without it, Search arguments are
     not scored.
@@ -491,21 +494,41 @@ def evaluate(
         index = LocalIndex()
         index.add_many(Hit(d["id"], d.get("title", ""), d["text"]) for d in corpus)
         search.configure(backend=index)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     results: list[CaseResult] = []
+
+    def record(case: Case, outcome: Turn | MossAgentError, ran: Agent, seconds: float) -> None:
+        if isinstance(outcome, MossAgentError):
+            result = failed(case, f"{type(outcome).__name__}: {outcome}", seconds)
+        else:
+            result = score(case, outcome, index)
+            result.transcript = ran.transcript()
+        results.append(result)
+        if progress is not None:
+            progress(len(results) - 1, result)
+
     try:
-        for i, case in enumerate(cases):
-            agent.reset()
-            started = time.perf_counter()
-            try:
-                turn = agent.chat(case.query)
-            except MossAgentError as exc:
-                result = failed(case, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
-            else:
-                result = score(case, turn, index)
-                result.transcript = agent.transcript()
-            results.append(result)
-            if progress is not None:
-                progress(i, result)
+        if batch_size == 1:
+            for case in cases:
+                agent.reset()
+                started = time.perf_counter()
+                try:
+                    outcome: Turn | MossAgentError = agent.chat(case.query)
+                except MossAgentError as exc:
+                    outcome = exc
+                record(case, outcome, agent, time.perf_counter() - started)
+        else:
+            from agent.batch import chat_batch
+
+            for start in range(0, len(cases), batch_size):
+                chunk = cases[start : start + batch_size]
+                agents = [agent.copy(history=False) for _ in chunk]
+                started = time.perf_counter()
+                outcomes = chat_batch(agents, [c.query for c in chunk], return_exceptions=True)
+                seconds = time.perf_counter() - started
+                for case, ran, outcome in zip(chunk, agents, outcomes, strict=True):
+                    record(case, outcome, ran, seconds)
     finally:
         if corpus is not None:
             from plugins import search
@@ -546,10 +569,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="Hugging Face model id or folder (default: the embedded "
                         "model)")  # fmt: skip
     parser.add_argument("--preset", choices=["short", "moss"], help="meta-instruction preset "
-                        "(default: short for the embedded model, moss for --model)")  # fmt: skip
+                        "(default: the adapter's own; else short for the embedded model, moss "
+                        "for --model)")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--no-tools", action="store_true", help="disable every plugin")
     parser.add_argument("--limit", type=int, help="evaluate only the first N cases")
+    parser.add_argument("--batch-size", type=int, default=1, help="cases run together: "
+                        "faster, but latency is then per batch (default: %(default)s)")  # fmt: skip
     parser.add_argument("--max-thought-tokens", type=int, default=EVAL_THOUGHT_TOKENS,
                         help="phase-1 token limit per turn (default: %(default)s)")  # fmt: skip
     parser.add_argument("--max-reply-tokens", type=int, default=EVAL_REPLY_TOKENS,
@@ -570,7 +596,13 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
             from agent.models import default_model_path
 
             model = args.model or default_model_path()
-            preset = args.preset or ("moss" if args.model else "short")
+            preset = args.preset
+            if preset is None and args.adapter:
+                from agent.shipped import adapter_preset
+
+                preset = adapter_preset(args.adapter)  # the system text it learned
+            if preset is None:
+                preset = "moss" if args.model else "short"
             return Agent.from_pretrained(
                 model, adapter=args.adapter, device=args.device, preset=preset, **limits
             )
@@ -599,7 +631,14 @@ def run_eval(args: argparse.Namespace) -> int:
         mark = "ok" if r.argument_correct and r.tool_correct else "--"
         print(f"[{i + 1}/{len(cases)}] {mark} {r.id}: {r.called}({r.argument!r})", file=sys.stderr)
 
-    report = evaluate(_factory(args), cases, corpus, no_tools=args.no_tools, progress=progress)
+    report = evaluate(
+        _factory(args),
+        cases,
+        corpus,
+        no_tools=args.no_tools,
+        progress=progress,
+        batch_size=getattr(args, "batch_size", 1),
+    )
     print(report.table())
     if args.json:
         out = Path(args.json)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import Agent, Token, TurnDone
+from agent import Agent, Token, TurnDone, chat_batch
 from agent.backends.transformers import TransformersBackend
 
 pytestmark = pytest.mark.slow
@@ -54,3 +54,29 @@ def test_two_turns_keep_the_format_and_reuse_the_cache(agent: Agent, tmp_path: P
 def test_the_backend_is_the_transformers_one_on_cpu(agent: Agent) -> None:
     assert isinstance(agent.backend, TransformersBackend)
     assert agent.backend.context_length >= 2048
+
+
+def test_a_batch_of_turns_matches_the_turns_run_one_by_one(agent: Agent) -> None:
+    questions = [
+        "What is 12 times 11?",
+        "hello!",
+        "Solve 3x + 5 = 20",
+        "Who designed the Eiffel Tower?",
+        "What's 15% of 80?",
+    ]
+    alone = []
+    for q in questions:
+        agent.reset()
+        alone.append(agent.chat(q))
+    agent.reset()
+    batched = chat_batch([agent.copy(history=False) for _ in questions], questions)
+
+    def seen(t: object) -> tuple[str, ...]:
+        return (t.thoughts, t.commands_text, t.results_text, t.reply)  # type: ignore[attr-defined]
+
+    # Padding changes how matrix products round; a near-tie may fall the other way once.
+    same = [seen(a) == seen(b) for a, b in zip(alone, batched, strict=True)]
+    assert sum(same) >= len(questions) - 1
+    # The meta-instruction the turns share was encoded once, not once per turn.
+    shared = [t.thoughts_stats.prompt_tokens - t.thoughts_stats.prefill_tokens for t in batched]
+    assert len(set(shared)) == 1 and shared[0] > 50

@@ -290,6 +290,80 @@ def test_concurrent_callers_get_the_same_results_as_sequential_ones(
     assert [got[i] for i in range(len(prompts))] == expected
 
 
+# -- batches ------------------------------------------------------------------------------------
+
+BATCH = [
+    PROMPT,
+    PROMPT + THOUGHTS + RESULTS,  # longer: it shares PROMPT and is padded least
+    "<|Human|>: hello there, how are you today?<eoh>\n<|Inner Thoughts|>:",
+    "<|Human|>: 2+2?<eoh>\n<|Inner Thoughts|>:",
+]
+
+
+def test_a_batch_gives_each_prompt_what_generate_gives_it_alone(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    gens = backend.generate_batch(BATCH, stop=[], max_new_tokens=20)
+    for prompt, gen in zip(BATCH, gens, strict=True):
+        assert gen.text == tokenizer.decode(reference(tiny_model, tokenizer, prompt, 20))
+        assert gen.stop is None and gen.completion_tokens == 20
+        assert gen.prompt_tokens == backend.count_tokens(prompt)
+    # The four share only their first tokens ("<|Human|>:"), encoded once for all of them.
+    shared = gens[0].prompt_tokens - gens[0].prefill_tokens
+    assert shared == common_prefix(encode(tokenizer, BATCH[0]), encode(tokenizer, BATCH[2])) > 0
+    assert [g.prompt_tokens - g.prefill_tokens for g in gens] == [shared] * 4
+
+
+def test_rows_stop_on_their_own_and_match_streaming(backend: TransformersBackend) -> None:
+    # A stop string taken from one row's output ends that row early; the others run on.
+    alone = [collect(backend, p, max_new_tokens=24)[1] for p in BATCH]
+    stop = alone[1].text[6:9]
+    expected = []
+    for p in BATCH:
+        backend.reset()
+        expected.append(collect(backend, p, stop=[stop], max_new_tokens=24)[1])
+    gens = backend.generate_batch(BATCH, stop=[stop], max_new_tokens=24)
+    assert [(g.text, g.stop, g.completion_tokens) for g in gens] == [
+        (g.text, g.stop, g.completion_tokens) for g in expected
+    ]
+    assert gens[1].stop == stop and gens[1].completion_tokens < 24
+
+
+def test_prompts_with_nothing_in_common_decode_without_nans(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    # No shared prefix: the shorter prompt's padding starts the sequence, with nothing to attend
+    # to; a NaN there would spread to every later token of that row.
+    prompts = ["Hello", "<|Human|>: a much longer prompt than the first one<eoh>"]
+    assert common_prefix(encode(tokenizer, prompts[0]), encode(tokenizer, prompts[1])) == 0
+    gens = backend.generate_batch(prompts, stop=[], max_new_tokens=12)
+    assert [g.text for g in gens] == [
+        tokenizer.decode(reference(tiny_model, tokenizer, p, 12)) for p in prompts
+    ]
+
+
+def test_a_batch_leaves_the_streaming_cache_alone(backend: TransformersBackend) -> None:
+    collect(backend, PROMPT)
+    cached = backend.cached_ids
+    backend.generate_batch(BATCH, stop=[], max_new_tokens=5)
+    assert backend.cached_ids == cached
+    _, again = collect(backend, PROMPT)
+    assert again.prefill_tokens == 1  # still the cache of the last stream
+
+
+def test_a_batch_refuses_what_a_stream_refuses(backend: TransformersBackend) -> None:
+    assert backend.generate_batch([], stop=[], max_new_tokens=5) == []
+    with pytest.raises(BackendError, match="prompt 1 is empty"):
+        backend.generate_batch([PROMPT, ""], stop=[], max_new_tokens=5)
+    with pytest.raises(BackendError, match=r"prompt 0 .* exceeds the context length"):
+        backend.generate_batch([PROMPT * 40], stop=[], max_new_tokens=5)
+    stream = backend.stream(PROMPT, stop=[], max_new_tokens=20)
+    next(stream)
+    with pytest.raises(BackendError, match="still open"):
+        backend.generate_batch([PROMPT], stop=[], max_new_tokens=5)
+    stream.close()
+
+
 def test_from_pretrained_loads_a_folder_and_a_lora_adapter(
     tiny_model: Any, tokenizer: Any, tmp_path: Path
 ) -> None:

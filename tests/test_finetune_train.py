@@ -17,6 +17,7 @@ import torch
 from transformers import TrainerCallback
 
 from agent.errors import MossAgentError
+from agent.shipped import adapter_preset
 from finetune.config import (
     TrainConfig,
     TrainConfigError,
@@ -193,6 +194,8 @@ def test_adapter_folder_contents(trained: Any) -> None:
     info = json.loads((result.out / ADAPTER_INFO).read_text(encoding="utf-8"))
     assert info["meta_instruction"].startswith("You are MOSS, a helpful assistant.")
     assert info["meta_instruction_preset"] == "data"
+    # Evaluation and Agent.default read back the preset that text came from.
+    assert adapter_preset(result.out) == "short"
     assert info["train_config"]["rank"] == 4
     assert info["data"]["skipped"] == {"wrong type": 1}
     assert info["result"]["steps"] == 6
@@ -303,6 +306,15 @@ def test_short_meta_instruction_preset(tiny_model: Path, tmp_path: Path) -> None
     info = json.loads((result.out / ADAPTER_INFO).read_text(encoding="utf-8"))
     assert info["meta_instruction"].startswith("You are MOSS, a helpful assistant.")
     assert "Calculate(expression)" in info["meta_instruction"]
+
+
+def test_an_adapter_trained_on_moss_text_asks_for_the_moss_preset(tmp_path: Path) -> None:
+    from agent.protocol import MOSS_HEAD
+
+    assert adapter_preset(tmp_path) == "short"  # nothing recorded
+    info = {"meta_instruction_preset": "data", "meta_instruction": MOSS_HEAD + "- Search..."}
+    (tmp_path / ADAPTER_INFO).write_text(json.dumps(info), encoding="utf-8")
+    assert adapter_preset(tmp_path) == "moss"
 
 
 # ---------------------------------------------------------------------------------------------

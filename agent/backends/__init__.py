@@ -1,6 +1,13 @@
 """Model backends. Only the interface is imported here; each backend loads its own heavy
 dependencies (torch, transformers) when it is constructed."""
 
-from agent.backends.base import Backend, Generation, StopMatcher, run_stream
+from agent.backends.base import (
+    Backend,
+    BatchBackend,
+    Generation,
+    StopMatcher,
+    generate_all,
+    run_stream,
+)
 
-__all__ = ["Backend", "Generation", "StopMatcher", "run_stream"]
+__all__ = ["Backend", "BatchBackend", "Generation", "StopMatcher", "generate_all", "run_stream"]

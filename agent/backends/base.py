@@ -10,6 +10,10 @@ token counts and timings of that call::
 
 Backends that keep state between calls (a KV cache) reuse the longest token prefix shared with
 the previous call, so the Agent can always pass the whole prompt and let the backend decide.
+
+A backend may also offer ``generate_batch`` (see ``BatchBackend``): several prompts decoded
+together, which on a GPU (and, less so, on a CPU) costs little more than one of them.
+``generate_all`` uses it where it exists and falls back to one prompt after another.
 """
 
 from __future__ import annotations
@@ -44,6 +48,28 @@ class Backend(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream: ...
+
+
+@runtime_checkable
+class BatchBackend(Backend, Protocol):
+    """A Backend that can also decode several prompts in one batch."""
+
+    def generate_batch(
+        self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+    ) -> list[Generation]: ...
+
+
+def generate_all(
+    backend: Backend, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+) -> list[Generation]:
+    """One ``Generation`` per prompt, in order: batched where the backend can, else in turn."""
+    if not prompts:
+        return []
+    if isinstance(backend, BatchBackend):
+        return backend.generate_batch(prompts, stop=stop, max_new_tokens=max_new_tokens)
+    return [
+        run_stream(backend.stream(p, stop=stop, max_new_tokens=max_new_tokens)) for p in prompts
+    ]
 
 
 def run_stream(stream: TextStream, on_text: Callable[[str], None] | None = None) -> Generation:

@@ -184,6 +184,40 @@ class TransformersBackend:
                 self._owner = None
         return result
 
+    def generate_batch(
+        self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+    ) -> list[Generation]:
+        """Decode all ``prompts`` together; return one ``Generation`` per prompt, in order.
+
+        The longest token prefix the prompts share (the meta-instruction, usually) is encoded
+        once; each prompt's own rest is left-padded into one block, and a row leaves the batch
+        when it reaches a stop string, an end-of-text token or ``max_new_tokens``. Greedy output
+        is the same as ``stream``'s except where two tokens all but tie: a padded batch can
+        round a matrix product differently from a single row. This call neither uses nor
+        changes the cache that ``stream`` keeps.
+
+        >>> [g.text for g in backend.generate_batch(prompts, stop=["<eoc>"],
+        ...                                         max_new_tokens=64)]  # doctest: +SKIP
+        """
+        if not prompts:
+            return []
+        if self._owner == threading.get_ident():
+            raise BackendError(
+                "a stream of this backend is still open in this thread; drain it or call its "
+                "close() before generate_batch"
+            )
+        with self._lock:
+            try:
+                rows = [self._encode(p) for p in prompts]
+                return self._generate_batch(rows, stop, max_new_tokens)
+            except BackendError:
+                raise
+            except (RuntimeError, ValueError, IndexError) as error:
+                raise BackendError(
+                    f"{self.name} failed while generating a batch of {len(prompts)} "
+                    f"({type(error).__name__}: {error}); try fewer prompts at once"
+                ) from error
+
     def reset(self) -> None:
         """Forget the KV cache; the next call encodes its whole prompt."""
         self._cache = None
@@ -313,6 +347,130 @@ class TransformersBackend:
         logits: torch.Tensor = out.logits[0, -1].float()
         return logits
 
+    def _generate_batch(
+        self, rows: list[list[int]], stop: Sequence[str], max_new_tokens: int
+    ) -> list[Generation]:
+        import torch
+
+        for i, ids in enumerate(rows):
+            if not ids:
+                raise BackendError(f"prompt {i} is empty after tokenization; pass some text")
+            if len(ids) + max_new_tokens > self.context_length:
+                raise BackendError(
+                    f"prompt {i} ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
+                    f"the context length of {self.name} ({self.context_length}); shorten it or "
+                    "lower max_new_tokens"
+                )
+        n = len(rows)
+        # Each row's last prompt token stays in its own part: its logits pick the first token.
+        shared = _common_prefix(rows, limit=min(len(r) for r in rows) - 1)
+        matchers = [StopMatcher(stop) for _ in rows]
+        decoders = [_IncrementalDecoder(self.tokenizer) for _ in rows]
+        completion = [0] * n
+        eos: list[str | None] = [None] * n
+        decode_seconds = [0.0] * n
+        started = time.perf_counter()
+        with torch.inference_mode():
+            cache = self._new_cache()
+            if shared:
+                prefix = torch.tensor([rows[0][:shared]], dtype=torch.long, device=self.device)
+                _, cache = self._forward_rows(cache, prefix, None, None)
+                cache.batch_repeat_interleave(n)
+            # [shared prefix | padding | the row's own tokens]: padding sits in the middle,
+            # masked out, so every row's last token is in the last column and positions run on.
+            width = max(len(r) - shared for r in rows)
+            pad = self._pad_id()
+            block = torch.full((n, width), pad, dtype=torch.long)
+            mask = torch.zeros((n, shared + width), dtype=torch.long)
+            mask[:, :shared] = 1
+            for i, r in enumerate(rows):
+                own = len(r) - shared
+                block[i, width - own :] = torch.tensor(r[shared:], dtype=torch.long)
+                mask[i, shared + width - own :] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+            logits, cache = self._forward_rows(cache, block, mask, positions)
+            prefill_seconds = time.perf_counter() - started
+            decode_started = time.perf_counter()
+            active = list(range(n))  # the rows still decoding, in the cache's row order
+            next_position = mask.sum(-1)
+            step = 0
+            while active:
+                step += 1
+                continuing: list[tuple[int, int]] = []  # (index in active, token)
+                for k, (row, token) in enumerate(zip(active, self._pick_rows(logits), strict=True)):
+                    completion[row] += 1
+                    finished = token in self.eos_token_ids
+                    if finished:
+                        eos[row] = self.tokenizer.decode([token])
+                    else:
+                        matchers[row].feed(decoders[row].push(token))
+                        finished = matchers[row].done
+                    if finished or step >= max_new_tokens:
+                        _finish(matchers[row], decoders[row], eos[row])
+                        decode_seconds[row] = time.perf_counter() - decode_started
+                    else:
+                        continuing.append((k, token))
+                if not continuing:
+                    break
+                if len(continuing) < len(active):
+                    keep = [k for k, _ in continuing]
+                    cache.batch_select_indices(torch.tensor(keep, device=self.device))
+                    mask, next_position = mask[keep], next_position[keep]
+                    active = [active[k] for k in keep]
+                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
+                tokens = torch.tensor([[t] for _, t in continuing], dtype=torch.long)
+                logits, cache = self._forward_rows(cache, tokens, mask, next_position[:, None])
+                next_position = next_position + 1
+        return [
+            Generation(
+                text=matchers[i].text,
+                stop=matchers[i].stop,
+                prompt_tokens=len(rows[i]),
+                prefill_tokens=len(rows[i]) - shared,
+                completion_tokens=completion[i],
+                prefill_seconds=prefill_seconds,
+                decode_seconds=decode_seconds[i],
+            )
+            for i in range(n)
+        ]
+
+    def _forward_rows(
+        self,
+        cache: Any,
+        inputs: torch.Tensor,
+        mask: torch.Tensor | None,
+        positions: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, Any]:
+        """One forward of a batch block on ``cache``; the last column's logits and the cache."""
+        kwargs: dict[str, Any] = {self._cache_kwarg: cache, "use_cache": True}
+        if mask is not None:
+            kwargs["attention_mask"] = mask.to(self.device)
+            kwargs["position_ids"] = positions.to(self.device) if positions is not None else None
+        if self._keep_last_logits:
+            kwargs["logits_to_keep"] = 1
+        out = self.model(input_ids=inputs.to(self.device), **kwargs)
+        for field in ("cache", "past_key_values"):
+            returned = getattr(out, field, None)
+            if returned is not None:
+                cache = returned
+                break
+        return out.logits[:, -1].float(), cache
+
+    def _pick_rows(self, logits: torch.Tensor) -> list[int]:
+        """One token per row of ``logits``, as ``_pick`` would choose each."""
+        import torch
+
+        if self.temperature <= 0:
+            picked: list[int] = torch.argmax(logits, dim=-1).tolist()
+            return picked
+        return [self._pick(row) for row in logits]
+
+    def _pad_id(self) -> int:
+        for value in (getattr(self.tokenizer, "pad_token_id", None), *sorted(self.eos_token_ids)):
+            if isinstance(value, int):
+                return value
+        return 0
+
     def _pick(self, logits: torch.Tensor) -> int:
         """Greedy when temperature is 0, else temperature + nucleus (top-p) sampling.
 
@@ -342,6 +500,25 @@ class TransformersBackend:
         draw = torch.rand(1, generator=self._generator, device=probs.device) * cumulative[-1]
         index = int(torch.searchsorted(cumulative, draw, right=True).clamp(max=probs.numel() - 1))
         return int(order[index]) if order is not None else index
+
+
+def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
+    """How many leading ids all ``rows`` share, at most ``limit``."""
+    first = rows[0]
+    n = 0
+    while n < limit and all(r[n] == first[n] for r in rows):
+        n += 1
+    return n
+
+
+def _finish(matcher: StopMatcher, decoder: _IncrementalDecoder, eos: str | None) -> None:
+    """End a row as ``stream`` ends: release held text, report an end-of-text as the stop."""
+    if matcher.done:
+        return
+    matcher.feed(decoder.flush())
+    if not matcher.done:
+        matcher.flush()
+    matcher.stop = matcher.stop or eos
 
 
 class _IncrementalDecoder:
