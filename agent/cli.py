@@ -38,7 +38,8 @@ def _add_search_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="Hugging Face model id or folder (default: embedded model)")
+    p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
+                   "(default: embedded model)")  # fmt: skip
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
     p.add_argument("--base-only", action="store_true", help="do not load the default adapter")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -54,6 +55,10 @@ def _build_agent(args: argparse.Namespace) -> Any:
 
         model = args.model or default_model_path()
         preset = "moss" if args.model else "short"
+        if args.adapter:
+            from agent.shipped import adapter_preset
+
+            preset = adapter_preset(args.adapter)  # the system text it was trained with
         return Agent.from_pretrained(model, adapter=args.adapter, device=args.device, preset=preset)
     return Agent.default(device=args.device)
 

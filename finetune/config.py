@@ -56,8 +56,8 @@ class TrainConfig:
     base_model: str | None = field(
         default=None,
         metadata=_help(
-            "Base model: a Hugging Face folder or hub id. Default: the embedded "
-            "SmolLM2-135M-Instruct (agent.models.default_model_path())."
+            "Base model: a Hugging Face folder or hub id, or a .gguf file (converted once). "
+            "Default: the embedded SmolLM2-135M-Instruct (agent.models.default_model_path())."
         ),
     )
     meta_instruction: str = field(

@@ -566,8 +566,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--adapter", help="PEFT LoRA adapter folder to evaluate")
     which.add_argument("--base-only", action="store_true", help="the base model, no adapter")
-    parser.add_argument("--model", help="Hugging Face model id or folder (default: the embedded "
-                        "model)")  # fmt: skip
+    parser.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
+                        "(default: the embedded model)")  # fmt: skip
     parser.add_argument("--preset", choices=["short", "moss"], help="meta-instruction preset "
                         "(default: the adapter's own; else short for the embedded model, moss "
                         "for --model)")  # fmt: skip

