@@ -49,7 +49,10 @@ class Dispatcher:
         *,
         max_commands: int = DEFAULT_MAX_COMMANDS,
         timeout: float = DEFAULT_TIMEOUT,
+        quiet: bool = False,
     ) -> None:
+        """``quiet`` logs refusals and failures at DEBUG instead of WARNING, for callers that
+        make calls fail on purpose (training data, outage evaluations)."""
         if max_commands < 1:
             raise ValueError(f"max_commands must be at least 1, got {max_commands}.")
         if timeout <= 0:
@@ -57,6 +60,7 @@ class Dispatcher:
         self.registry = registry
         self.max_commands = max_commands
         self.timeout = timeout
+        self._log_level = logging.DEBUG if quiet else logging.WARNING
 
     def run(self, calls: Sequence[Call]) -> list[CommandResult]:
         """Run ``calls`` and return their results in command order."""
@@ -85,7 +89,7 @@ class Dispatcher:
             for i, call in enumerate(calls):
                 refusal = self._refusal(i, call)
                 if refusal is not None:
-                    log.warning("%s %s", call.render(), refusal)
+                    log.log(self._log_level, "%s %s", call.render(), refusal)
                     results[i] = CommandResult(
                         call, error=refusal, refused=True, layout=self._layout(call)
                     )
@@ -124,7 +128,7 @@ class Dispatcher:
             error = f"{type(exc).__name__}: {exc}"
         else:
             return CommandResult(call, value=future.result(), layout=layout)
-        log.warning("%s failed: %s", call.render(), error)
+        log.log(self._log_level, "%s failed: %s", call.render(), error)
         return CommandResult(call, layout=layout, error=error)
 
     def _layout(self, call: Call) -> Layout:

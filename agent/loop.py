@@ -153,8 +153,9 @@ class Agent:
         """A new Agent on the same backend and plugin registry, with the same settings.
 
         Its history starts as a copy of this one's (or empty with ``history=False``) and goes
-        its own way from there. The registry is shared: a plugin switched off in one is off in
-        both. ``agent.batch.chat_batch`` runs turns of such copies together.
+        its own way from there. The registry and the dispatcher are shared: a plugin switched
+        off in one is off in both. ``agent.batch.chat_batch`` runs turns of such copies
+        together.
         """
         twin = Agent(
             self.backend,
@@ -166,6 +167,7 @@ class Agent:
             max_thought_tokens=self.max_thought_tokens,
             max_reply_tokens=self.max_reply_tokens,
         )
+        twin.dispatcher = self.dispatcher  # it keeps no state between turns; one replaced stays
         if history:
             with self._lock:
                 twin.history = list(self.history)  # a Turn is never changed once made

@@ -1,7 +1,8 @@
 """``moss-agent eval``: how well a model uses its tools, measured on single-turn cases.
 
     moss-agent eval --cases finetune/assets/eval_cases.jsonl [--corpus CORPUS.jsonl]
-                    [--adapter DIR | --base-only] [--no-tools] [--json OUT]
+                    [--adapter DIR | --base-only] [--no-tools | --fail-tools]
+                    [--batch-size N] [--json OUT]
 
 A case is one JSON line::
 
@@ -25,10 +26,15 @@ while the cases run. Metrics, overall and by expected tool:
 - ``answer_accuracy``: over cases with a non-empty ``answer``: the reply contains one of them,
   case-insensitive, thousands separators ignored, a number not continuing into more digits;
 - ``false_tool_rate``: no-tool cases that called a tool;
+- ``made_up_on_failure``: over turns that called tools and got no result from any of them, the
+  replies that state a number neither the question nor the Commands line holds: an answer made
+  up where the tool gave none;
 - ``latency_p50_s`` / ``latency_p95_s``: seconds per turn.
 
 ``--no-tools`` runs the same cases with every plugin disabled, so what the tools are worth is a
-measured difference. Each case is a fresh conversation (``agent.reset()``).
+measured difference. ``--fail-tools`` lists the tools as enabled but makes every call fail, as
+in an outage (no network for search, a crashed plugin): ``made_up_on_failure`` then covers
+every turn that called a tool. Each case is a fresh conversation (``agent.reset()``).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ METRICS = (
     "argument_accuracy",
     "answer_accuracy",
     "false_tool_rate",
+    "made_up_on_failure",
     "latency_p50_s",
     "latency_p95_s",
 )
@@ -295,6 +302,7 @@ class CaseResult:
     false_tool: bool | None
     seconds: float
     error: str | None = None  # the turn failed (backend error): every score is False
+    made_up: bool | None = None  # every call failed: did the reply state a number of its own?
     transcript: str = ""
     turn: dict[str, Any] = field(default_factory=dict)
 
@@ -315,6 +323,9 @@ def score(case: Case, turn: Turn, index: LocalIndex | None) -> CaseResult:
         argument_correct = solve_matches(first.argument, case.solutions or {})
     else:
         argument_correct = search_matches(index, first.argument, case.doc or "")
+    made_up = None
+    if turn.commands and not any(c.ok for c in turn.commands):
+        made_up = bool(numbers_of_its_own(turn.reply, case.query, turn.commands_text))
     return CaseResult(
         id=case.id,
         kind=case.kind,
@@ -328,6 +339,7 @@ def score(case: Case, turn: Turn, index: LocalIndex | None) -> CaseResult:
         answer_correct=contains_answer(turn.reply, case.answer) if case.answer else None,
         false_tool=(first is not None) if case.tool is None else None,
         seconds=turn.seconds,
+        made_up=made_up,
         turn=turn.to_dict(),
     )
 
@@ -384,6 +396,7 @@ def metrics(results: Sequence[CaseResult]) -> dict[str, float | None]:
         "argument_accuracy": _rate(r.argument_correct for r in results),
         "answer_accuracy": _rate(r.answer_correct for r in results),
         "false_tool_rate": _rate(r.false_tool for r in results),
+        "made_up_on_failure": _rate(r.made_up for r in results),
         "latency_p50_s": _percentile(seconds, 50),
         "latency_p95_s": _percentile(seconds, 95),
     }
@@ -396,6 +409,7 @@ class Report:
     results: list[CaseResult]
     no_tools: bool = False
     meta_instruction: str = ""
+    fail_tools: bool = False
 
     @property
     def overall(self) -> dict[str, float | None]:
@@ -430,11 +444,14 @@ class Report:
             lines.append(f"{metric:<20}" + "".join(cells))
         if self.no_tools:
             lines.append("(all tools disabled: --no-tools)")
+        if self.fail_tools:
+            lines.append("(every call failed: --fail-tools)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "no_tools": self.no_tools,
+            "fail_tools": self.fail_tools,
             "metrics": self.overall,
             "by_tool": self.by_tool,
             "meta_instruction": self.meta_instruction,
@@ -457,6 +474,20 @@ def _disable_all(agent: Agent) -> None:
         )
 
 
+def _fail_all(agent: Agent) -> None:
+    """Keep the tools listed as enabled, but refuse every call: the model sees ``No result.``"""
+    from agent.dispatch import Dispatcher
+    from plugins.registry import Registry
+
+    refusing = Registry(list(agent.plugins))
+    for plugin in agent.plugins:
+        refusing.disable(plugin.name)
+    old = agent.dispatcher
+    agent.dispatcher = Dispatcher(
+        refusing, max_commands=old.max_commands, timeout=old.timeout, quiet=True
+    )
+
+
 def evaluate(
     agent_factory: Callable[[], Agent],
     cases: Sequence[Case],
@@ -464,6 +495,7 @@ def evaluate(
     no_tools: bool = False,
     progress: Callable[[int, CaseResult], None] | None = None,
     batch_size: int = 1,
+    fail_tools: bool = False,
 ) -> Report:
     """Run every case as a fresh single-turn conversation and score it.
 
@@ -483,9 +515,13 @@ def evaluate(
     """
     import time
 
+    if no_tools and fail_tools:
+        raise ValueError("no_tools and fail_tools exclude each other: pick one")
     agent = agent_factory()  # first: it loads the plugins in their usual order
     if no_tools:
         _disable_all(agent)
+    if fail_tools:
+        _fail_all(agent)
     index = None
     if corpus is not None:
         from plugins import search
@@ -534,7 +570,9 @@ def evaluate(
             from plugins import search
 
             search.configure()
-    return Report(results, no_tools=no_tools, meta_instruction=agent.meta_instruction)
+    return Report(
+        results, no_tools=no_tools, meta_instruction=agent.meta_instruction, fail_tools=fail_tools
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,7 +610,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the adapter's own; else short for the embedded model, moss "
                         "for --model)")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--no-tools", action="store_true", help="disable every plugin")
+    outage = parser.add_mutually_exclusive_group()
+    outage.add_argument("--no-tools", action="store_true", help="disable every plugin")
+    outage.add_argument("--fail-tools", action="store_true", help="list the plugins as enabled "
+                        "but make every call fail, as in an outage")  # fmt: skip
     parser.add_argument("--limit", type=int, help="evaluate only the first N cases")
     parser.add_argument("--batch-size", type=int, default=1, help="cases run together: "
                         "faster, but latency is then per batch (default: %(default)s)")  # fmt: skip
@@ -636,6 +677,7 @@ def run_eval(args: argparse.Namespace) -> int:
         cases,
         corpus,
         no_tools=args.no_tools,
+        fail_tools=getattr(args, "fail_tools", False),
         progress=progress,
         batch_size=getattr(args, "batch_size", 1),
     )

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic import model_validator as _model_validator
 from pydantic.v1 import ValidationError as ValidationErrorV1
 
-from agent.dispatch import Dispatcher
+from agent.dispatch import DEFAULT_TIMEOUT, Dispatcher
 from agent.errors import PluginError
 from agent.protocol import NO_RESULT, Call, Layout
 from plugins.registry import Plugin, Registry, make_plugin
@@ -337,8 +337,8 @@ class PluginTool(BaseTool):
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
-        limits = {"timeout": self.timeout} if self.timeout else {}
-        self._dispatcher = Dispatcher(Registry([self.plugin]), max_commands=1, **limits)
+        timeout = self.timeout or DEFAULT_TIMEOUT
+        self._dispatcher = Dispatcher(Registry([self.plugin]), max_commands=1, timeout=timeout)
 
     def _run(
         self,

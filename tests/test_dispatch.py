@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -68,6 +69,18 @@ def test_unknown_disabled_and_over_the_cap_are_refused(registry: Registry) -> No
     assert "unknown command 'Nope'" in (results[0].error or "")
     assert results[1].error == "Boom is disabled"
     assert "at most 4 commands per turn" in (results[4].error or "")
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_failures_are_warnings_unless_quiet(
+    registry: Registry, quiet: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry.disable("Echo")
+    with caplog.at_level(logging.DEBUG, logger="agent.dispatch"):
+        results = Dispatcher(registry, quiet=quiet).run([Call("Boom", "x"), Call("Echo", "y")])
+    assert [r.ok for r in results] == [False, False]  # quiet changes the log, not the results
+    levels = [r.levelno for r in caplog.records]
+    assert levels == [logging.DEBUG if quiet else logging.WARNING] * 2
 
 
 def test_stream_yields_live_events(registry: Registry) -> None:

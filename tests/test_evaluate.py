@@ -217,6 +217,59 @@ def test_no_tools_rewrites_a_fixed_meta_instruction() -> None:
     assert "enabled. API" not in report.meta_instruction
 
 
+OUTAGE: list[tuple[Case, str, str]] = [
+    (  # the calculator gave nothing and the reply makes the product up
+        SCRIPT[0][0],
+        phase1("I drop the separators: 4817*63.", 'Calculate("4817*63")'),
+        " 4817 × 63 = 303,471.<eom>",
+    ),
+    (  # the search gave nothing and the reply says so
+        SCRIPT[5][0],
+        phase1("A fact about Mount Velar, so I search.", 'Search("Mount Velar height")'),
+        " The search gave no result, so I cannot say how high Mount Velar is.<eom>",
+    ),
+    SCRIPT[7],  # small talk calls nothing: it has no failure to count
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_fail_tools_keeps_tools_listed_fails_every_call_and_counts_made_up_answers(
+    batch_size: int,
+) -> None:
+    # A batch runs every first phase before the replies: script the model in that order.
+    firsts, replies = [p for _, p, _ in OUTAGE], [r for _, _, r in OUTAGE]
+    if batch_size == 1:
+        items = [text for pair in zip(firsts, replies, strict=True) for text in pair]
+    else:
+        items = firsts + replies
+    agent = Agent(ScriptedBackend(items, context_length=4096), preset="short")
+    report = evaluate(
+        lambda: agent, [c for c, _, _ in OUTAGE], CORPUS, fail_tools=True, batch_size=batch_size
+    )
+    assert "- Calculator: enabled. API" in report.meta_instruction
+    calc, search, chat = report.results
+    assert "No result." in calc.turn["results_text"] and "No result." in search.turn["results_text"]
+    assert (calc.made_up, search.made_up, chat.made_up) == (True, False, None)
+    assert report.overall["made_up_on_failure"] == 0.5
+    assert calc.argument_correct is True  # the command itself was right
+    assert "(every call failed: --fail-tools)" in report.table()
+    assert agent.dispatcher.registry is not agent.plugins
+
+
+def test_made_up_answers_are_counted_after_real_failures_too() -> None:
+    case = Case("s-none", "Solve x + 3 = x + 5.", "Solve", solutions={"x": 0})
+    script = [(case, phase1("One equation.", 'Solve("x+3=x+5")'), " So x = 2.<eom>")]
+    report = evaluate(lambda: scripted_agent(script), [case])
+    assert report.results[0].made_up is True  # the solver found no solution; "2" came from nowhere
+    assert report.by_tool["Solve"]["made_up_on_failure"] == 1.0
+    assert report.overall["made_up_on_failure"] == 1.0
+
+
+def test_no_tools_and_fail_tools_exclude_each_other() -> None:
+    with pytest.raises(ValueError, match="pick one"):
+        evaluate(scripted_agent, CASES, no_tools=True, fail_tools=True)
+
+
 def test_a_failing_backend_scores_zero_and_goes_on() -> None:
     case = CASES[0]
     items: list[str | BaseException] = [

@@ -27,7 +27,6 @@ above but ``all_off``, ``more`` and ``failed``), draws the same data after it.
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -181,7 +180,7 @@ class Runner:
         self.dispatcher = Dispatcher(builtin_registry(), timeout=RUN_TIMEOUT)
         # Refuses every call: a failed sample's Results come from the dispatcher's own failure
         # path, so they read exactly as a failure reads at inference.
-        self.failing = Dispatcher(builtin_registry(TOOLS), timeout=RUN_TIMEOUT)
+        self.failing = Dispatcher(builtin_registry(TOOLS), timeout=RUN_TIMEOUT, quiet=True)
         self.index = LocalIndex()
         self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
 
@@ -209,14 +208,7 @@ class Runner:
         from agent.protocol import format_results
 
         if sample.info.get("failed"):
-            # The dispatcher warns of each refusal; here they are meant, so it stays quiet.
-            log = logging.getLogger("agent.dispatch")
-            level = log.level
-            log.setLevel(logging.ERROR)
-            try:
-                results = self.failing.run(sample.calls)
-            finally:
-                log.setLevel(level)
+            results = self.failing.run(sample.calls)
             assert not any(r.ok for r in results)
         else:
             results = self.results(sample)
