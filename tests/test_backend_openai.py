@@ -169,6 +169,46 @@ def test_http_401_names_the_fix(replay: tuple[str, list[dict[str, Any]]]) -> Non
         run_stream(backend.stream("hi", stop=[], max_new_tokens=4))
 
 
+def test_a_batch_is_sent_as_concurrent_requests_and_answered_in_order() -> None:
+    # This server answers only once three requests are open at the same time, as a batching
+    # server would gather them; requests sent one after another would time out here.
+    together = threading.Barrier(3, timeout=10)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            together.wait()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            answer = {"choices": [{"text": f" after {body['prompt']}", "finish_reason": "stop"}]}
+            self.wfile.write(b"data: " + json.dumps(answer).encode() + b"\n\ndata: [DONE]\n\n")
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        backend = OpenAICompatibleBackend(url, "m", max_concurrency=3)
+        gens = backend.generate_batch(["a", "b", "c"], stop=["<eom>"], max_new_tokens=8)
+        assert [g.text for g in gens] == [" after a", " after b", " after c"]
+        assert backend.generate_batch([], stop=[], max_new_tokens=8) == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    with pytest.raises(ValueError, match="max_concurrency"):
+        OpenAICompatibleBackend("http://127.0.0.1:1", "m", max_concurrency=0)
+
+
+def test_a_failed_request_in_a_batch_raises_its_backend_error() -> None:
+    backend = OpenAICompatibleBackend(f"http://127.0.0.1:{free_port()}", "m", timeout=5)
+    with pytest.raises(BackendError, match=r"127\.0\.0\.1"):
+        backend.generate_batch(["a", "b"], stop=[], max_new_tokens=4)
+
+
 # ---------------------------------------------------------------- a real llama.cpp server
 
 
@@ -188,6 +228,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX)]
+    # Let concurrent requests queue: by default a new one cuts the running one short.
+    command += ["--interrupt_requests", "False"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -267,6 +309,17 @@ def test_client_side_stops_find_the_exact_stop_string(server: str) -> None:
     # Hanging up on the server left it able to serve the next request.
     follow = run_stream(backend.stream(COUNTING, stop=["15"], max_new_tokens=40))
     assert follow.text == " 13, 14, "
+
+
+@pytest.mark.server
+def test_a_batch_gives_what_each_request_gives_alone(backend: OpenAICompatibleBackend) -> None:
+    prompts = [COUNTING, "<|Human|>: What is 2+2?<eoh>\n<|Inner Thoughts|>:", "The sky is"]
+    alone = [run_stream(backend.stream(p, stop=["<eot>"], max_new_tokens=8)) for p in prompts]
+    for concurrency in (1, 3):
+        backend.max_concurrency = concurrency
+        batch = backend.generate_batch(prompts, stop=["<eot>"], max_new_tokens=8)
+        assert [(g.text, g.stop) for g in batch] == [(g.text, g.stop) for g in alone]
+    assert batch[0].text.startswith(" 13, 14")
 
 
 @pytest.mark.server

@@ -40,6 +40,11 @@ Behaviour worth knowing
   ``prefill_tokens`` equal to the whole prompt even where the server reused its cache.
 * ``prefill_seconds`` is the time to the first streamed chunk and ``decode_seconds`` the rest, as
   seen from the client (network time included).
+* ``generate_batch`` sends the prompts ``max_concurrency`` at a time. The default, 1, sends them
+  in turn; raise it for servers that batch concurrent requests (vLLM, TGI, llama.cpp's
+  ``llama-server`` with several slots). Not for llama-cpp-python's server as it starts: a new
+  request interrupts the one it is running, which then ends early without an error; start it
+  with ``--interrupt_requests False`` (it still answers them one at a time).
 * ``count_tokens`` asks the server's tokenizer (vLLM ``/tokenize``, llama-cpp-python
   ``/extras/tokenize``, llama.cpp ``/tokenize``) when one answers, else estimates 4 characters per
   token, which is roughly right for English BPE vocabularies and errs high for code and digits.
@@ -57,7 +62,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from agent.backends.base import Generation, StopMatcher, TextStream
+from agent.backends.base import Generation, StopMatcher, TextStream, run_stream
 from agent.errors import BackendError
 
 CHARS_PER_TOKEN = 4  # the estimate used when no tokenizer is reachable
@@ -102,6 +107,7 @@ class OpenAICompatibleBackend:
         temperature: float = 0.0,
         server_stops: bool = True,
         extra: Mapping[str, Any] | None = None,
+        max_concurrency: int = 1,
     ) -> None:
         root = base_url.rstrip("/")
         self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
@@ -112,6 +118,9 @@ class OpenAICompatibleBackend:
         self.temperature = temperature
         self.server_stops = server_stops
         self.extra = dict(extra or {})
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
         self.name = f"openai:{model}@{self.base_url}"
         self._tokenizer = tokenizer
         # Which tokenize route this server has: unknown (None) until probed, "" when none works.
@@ -148,6 +157,25 @@ class OpenAICompatibleBackend:
         return response
 
     # --------------------------------------------------------------- stream
+
+    def generate_batch(
+        self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+    ) -> list[Generation]:
+        """Complete every prompt, as concurrent requests; one ``Generation`` per prompt, in order.
+
+        The first request to fail raises its ``BackendError`` once the others have ended.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(prompt: str) -> Generation:
+            return run_stream(self.stream(prompt, stop=stop, max_new_tokens=max_new_tokens))
+
+        if not prompts:
+            return []
+        workers = min(self.max_concurrency, len(prompts))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="completion") as pool:
+            futures = [pool.submit(one, p) for p in prompts]
+        return [f.result() for f in futures]  # the pool has waited for all of them
 
     def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream:
         """Stream the completion of ``prompt`` up to the first stop string.
