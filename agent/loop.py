@@ -149,17 +149,17 @@ class Agent:
         kwargs.setdefault("preset", adapter.preset)
         return cls.from_pretrained(default_model_path(), adapter=adapter.path, **kwargs)
 
-    def copy(self, *, history: bool = True) -> Agent:
-        """A new Agent on the same backend and plugin registry, with the same settings.
+    def copy(self, *, history: bool = True, plugins: Registry | None = None) -> Agent:
+        """A new Agent on the same backend, with the same settings.
 
         Its history starts as a copy of this one's (or empty with ``history=False``) and goes
-        its own way from there. The registry and the dispatcher are shared: a plugin switched
-        off in one is off in both. ``agent.batch.chat_batch`` runs turns of such copies
-        together.
+        its own way from there. The plugin registry and the dispatcher are shared (a plugin
+        switched off in one is off in both) unless ``plugins`` gives the copy a registry of its
+        own. ``agent.batch.chat_batch`` runs turns of such copies together.
         """
         twin = Agent(
             self.backend,
-            plugins=self.plugins,
+            plugins=self.plugins if plugins is None else plugins,
             meta_instruction=self.fixed_meta_instruction,
             preset=self.preset,
             max_commands=self.dispatcher.max_commands,
@@ -167,7 +167,8 @@ class Agent:
             max_thought_tokens=self.max_thought_tokens,
             max_reply_tokens=self.max_reply_tokens,
         )
-        twin.dispatcher = self.dispatcher  # it keeps no state between turns; one replaced stays
+        if plugins is None:
+            twin.dispatcher = self.dispatcher  # it keeps no state between turns
         if history:
             with self._lock:
                 twin.history = list(self.history)  # a Turn is never changed once made

@@ -284,17 +284,8 @@ class SharedModel:
     def __call__(self) -> Agent:
         from plugins.registry import default_registry
 
-        t = self.template()
-        return Agent(
-            t.backend,
-            plugins=default_registry(),
-            meta_instruction=t.fixed_meta_instruction,
-            preset=t.preset,
-            max_commands=t.dispatcher.max_commands,
-            timeout=t.dispatcher.timeout,
-            max_thought_tokens=t.max_thought_tokens,
-            max_reply_tokens=t.max_reply_tokens,
-        )
+        # Each session switches plugins on and off in a registry of its own.
+        return self.template().copy(history=False, plugins=default_registry())
 
 
 def default_agent_factory(

@@ -12,6 +12,7 @@ import pytest
 
 from agent import Agent, BackendError, InputTooLongError, chat_batch
 from agent.backends.scripted import ScriptedBackend
+from plugins import default_registry
 
 CALC = ' I should calculate.<eot>\n<|Commands|>: Calculate("4/7")<eoc>'
 NONE = " A greeting.<eot>\n<|Commands|>: None<eoc>"
@@ -47,6 +48,14 @@ def test_copies_share_the_backend_and_settings_but_not_the_history() -> None:
     assert fresh.history == [] and carried.history == agent.history
     carried.history.clear()
     assert len(agent.history) == 1
+
+
+def test_a_copy_with_plugins_of_its_own_switches_them_alone() -> None:
+    agent = Agent(ScriptedBackend())
+    own = agent.copy(plugins=default_registry())
+    own.plugins.disable("Search")
+    assert agent.plugins.is_enabled("Search") and not own.plugins.is_enabled("Search")
+    assert own.dispatcher.registry is own.plugins and agent.dispatcher.registry is agent.plugins
 
 
 def test_a_turn_with_history_sees_it_in_its_prompt() -> None:

@@ -244,14 +244,7 @@ class TransformersBackend:
         import torch
 
         ids = self._encode(prompt)
-        if not ids:
-            raise BackendError("the prompt is empty after tokenization; pass some text")
-        if len(ids) + max_new_tokens > self.context_length:
-            raise BackendError(
-                f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
-                f"context length of {self.name} ({self.context_length}); shorten the history "
-                "or lower max_new_tokens"
-            )
+        self._check_prompt(ids, max_new_tokens, "the prompt")
         matcher = StopMatcher(stop)
         detok = _IncrementalDecoder(self.tokenizer)
         started = time.perf_counter()
@@ -275,14 +268,9 @@ class TransformersBackend:
                     break
                 if completion < max_new_tokens:
                     logits = self._forward([token])
-            if not matcher.done:
-                # Release what was held back: an incomplete character, a would-be stop string.
-                tail = matcher.feed(detok.flush())
-                tail += "" if matcher.done else matcher.flush()
-                if tail:
-                    yield tail
-                # An end-of-text token ends generation like a stop string; report it as one.
-                matcher.stop = matcher.stop or eos
+            tail = _finish(matcher, detok, eos)
+            if tail:
+                yield tail
         return Generation(
             text=matcher.text,
             stop=matcher.stop,
@@ -292,6 +280,16 @@ class TransformersBackend:
             prefill_seconds=prefill_seconds,
             decode_seconds=time.perf_counter() - decode_started,
         )
+
+    def _check_prompt(self, ids: list[int], max_new_tokens: int, what: str) -> None:
+        if not ids:
+            raise BackendError(f"{what} is empty after tokenization; pass some text")
+        if len(ids) + max_new_tokens > self.context_length:
+            raise BackendError(
+                f"{what} ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+                f"context length of {self.name} ({self.context_length}); shorten the history "
+                "or lower max_new_tokens"
+            )
 
     def _prepare_cache(self, ids: list[int]) -> int:
         """Cut the cache back to its common prefix with ``ids``; return how many ids it keeps.
@@ -353,14 +351,7 @@ class TransformersBackend:
         import torch
 
         for i, ids in enumerate(rows):
-            if not ids:
-                raise BackendError(f"prompt {i} is empty after tokenization; pass some text")
-            if len(ids) + max_new_tokens > self.context_length:
-                raise BackendError(
-                    f"prompt {i} ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
-                    f"the context length of {self.name} ({self.context_length}); shorten it or "
-                    "lower max_new_tokens"
-                )
+            self._check_prompt(ids, max_new_tokens, f"prompt {i}")
         n = len(rows)
         # Each row's last prompt token stays in its own part: its logits pick the first token.
         shared = _common_prefix(rows, limit=min(len(r) for r in rows) - 1)
@@ -511,14 +502,17 @@ def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
     return n
 
 
-def _finish(matcher: StopMatcher, decoder: _IncrementalDecoder, eos: str | None) -> None:
-    """End a row as ``stream`` ends: release held text, report an end-of-text as the stop."""
+def _finish(matcher: StopMatcher, decoder: _IncrementalDecoder, eos: str | None) -> str:
+    """End a generation that no stop string ended; return the text it still had to give.
+
+    Releases what was held back (an incomplete character, a would-be stop string), and reports
+    an end-of-text token ``eos`` as the stop, since it ends generation like a stop string."""
     if matcher.done:
-        return
-    matcher.feed(decoder.flush())
-    if not matcher.done:
-        matcher.flush()
+        return ""
+    tail = matcher.feed(decoder.flush())
+    tail += "" if matcher.done else matcher.flush()
     matcher.stop = matcher.stop or eos
+    return tail
 
 
 class _IncrementalDecoder:
