@@ -52,13 +52,10 @@ def _build_agent(args: argparse.Namespace) -> Any:
     _configure_search(args)
     if args.model or args.adapter or args.base_only:
         from agent.models import default_model_path
+        from agent.shipped import preset_for
 
         model = args.model or default_model_path()
-        preset = "moss" if args.model else "short"
-        if args.adapter:
-            from agent.shipped import adapter_preset
-
-            preset = adapter_preset(args.adapter)  # the system text it was trained with
+        preset = preset_for(args.model, args.adapter)
         return Agent.from_pretrained(model, adapter=args.adapter, device=args.device, preset=preset)
     return Agent.default(device=args.device)
 

@@ -50,6 +50,18 @@ def adapter_preset(path: str | os.PathLike[str]) -> Preset:
     return _preset(settings)
 
 
+def preset_for(model: object, adapter: str | os.PathLike[str] | None) -> Preset:
+    """The meta-instruction preset to run ``model`` (None: the embedded one) and ``adapter``
+    with: the adapter's own; without one, MOSS's text for a named model, else "short".
+
+    >>> preset_for(None, None), preset_for("fnlp/moss-moon-003-sft-plugin", None)
+    ('short', 'moss')
+    """
+    if adapter is not None:
+        return adapter_preset(adapter)
+    return "moss" if model else "short"
+
+
 def _preset(settings: dict[str, object]) -> Preset:
     """The preset the adapter learned, read from the meta-instruction it was trained with.
 

@@ -517,6 +517,8 @@ def evaluate(
 
     if no_tools and fail_tools:
         raise ValueError("no_tools and fail_tools exclude each other: pick one")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     agent = agent_factory()  # first: it loads the plugins in their usual order
     if no_tools:
         _disable_all(agent)
@@ -530,8 +532,6 @@ def evaluate(
         index = LocalIndex()
         index.add_many(Hit(d["id"], d.get("title", ""), d["text"]) for d in corpus)
         search.configure(backend=index)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     results: list[CaseResult] = []
 
     def record(case: Case, outcome: Turn | MossAgentError, ran: Agent, seconds: float) -> None:
@@ -635,15 +635,10 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
 
         if args.model or args.adapter or args.base_only:
             from agent.models import default_model_path
+            from agent.shipped import preset_for
 
             model = args.model or default_model_path()
-            preset = args.preset
-            if preset is None and args.adapter:
-                from agent.shipped import adapter_preset
-
-                preset = adapter_preset(args.adapter)  # the system text it learned
-            if preset is None:
-                preset = "moss" if args.model else "short"
+            preset = args.preset or preset_for(args.model, args.adapter)
             return Agent.from_pretrained(
                 model, adapter=args.adapter, device=args.device, preset=preset, **limits
             )

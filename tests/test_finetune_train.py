@@ -17,7 +17,7 @@ import torch
 from transformers import TrainerCallback
 
 from agent.errors import MossAgentError
-from agent.shipped import adapter_preset
+from agent.shipped import adapter_preset, preset_for
 from finetune.config import (
     TrainConfig,
     TrainConfigError,
@@ -315,6 +315,9 @@ def test_an_adapter_trained_on_moss_text_asks_for_the_moss_preset(tmp_path: Path
     info = {"meta_instruction_preset": "data", "meta_instruction": MOSS_HEAD + "- Search..."}
     (tmp_path / ADAPTER_INFO).write_text(json.dumps(info), encoding="utf-8")
     assert adapter_preset(tmp_path) == "moss"
+    # ask, chat and eval: the adapter's preset wins; without one, the model decides.
+    assert preset_for(None, tmp_path) == preset_for("some/model", tmp_path) == "moss"
+    assert (preset_for(None, None), preset_for("some/model", None)) == ("short", "moss")
 
 
 # ---------------------------------------------------------------------------------------------
