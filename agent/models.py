@@ -159,7 +159,9 @@ def gguf_model_path(
     """The Hugging Face folder converted from the file ``gguf``, converting it first if needed.
 
     Converted folders live in the cache's ``models/``, named after the file and the start of its
-    SHA-256, so a changed file is converted again rather than mistaken for the old one.
+    SHA-256, so a changed file is converted again rather than mistaken for the old one. Each call
+    reads the whole file to hash it: 0.8 s for the 253 MB Gemma 3 270M here, far less than
+    loading the converted model.
 
     >>> gguf_model_path("gemma-3-270m-q4_k_m.gguf")  # doctest: +SKIP
     PosixPath('/root/.cache/moss-agent/models/gemma-3-270m-q4_k_m-a5fd3b62230a')
