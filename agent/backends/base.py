@@ -12,7 +12,7 @@ Backends that keep state between calls (a KV cache) reuse the longest token pref
 the previous call, so the Agent can always pass the whole prompt and let the backend decide.
 
 A backend may also offer ``generate_batch`` (see ``BatchBackend``): several prompts decoded
-together, which on a GPU (and, less so, on a CPU) costs little more than one of them.
+together, in one pass of the model per token.
 ``generate_all`` uses it where it exists and falls back to one prompt after another.
 """
 
