@@ -7,13 +7,16 @@
   padded to one fixed length (the longest, rounded up to 64), a plain PyTorch loop.
 
 Both count real (non-padding) tokens, so the ratio is the speed-up a user sees. Optionally it
-also times ``--step-batch`` examples of about ``--step-length`` tokens per step.
+also times ``--step-batch`` examples of about ``--step-length`` tokens per step, and with
+``--head`` compares those steps with the output head on loss positions only (``finetune.loss``,
+the pipeline's default) against the head on every position.
 
 Model: the embedded default model (SmolLM2-135M-Instruct) when it is already converted in the
 cache, else a tiny random Llama; the first line printed says which.
 
     python benchmarks/bench_train_throughput.py                  # auto model, 16 examples
     python benchmarks/bench_train_throughput.py --model tiny     # seconds, any machine
+    python benchmarks/bench_train_throughput.py --no-ratio --head --step-runs 4  # finetune.loss
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def run_pipeline(
     max_length: int,
     steps: int = 0,
     checkpointing: bool = False,
+    loss_positions_only: bool = True,
 ) -> tuple[float, StepTimer]:
     """Train one epoch (or ``steps``) through ``finetune.train``; return (runtime, timer)."""
     data = scratch / f"{tag}.jsonl"
@@ -119,6 +123,7 @@ def run_pipeline(
         logging_steps=1000,
         max_length=max_length,
         gradient_checkpointing=checkpointing,
+        loss_positions_only=loss_positions_only,
         **LORA,  # type: ignore[arg-type]
     )
     timer = StepTimer()
@@ -203,31 +208,78 @@ def compare(
     )
 
 
-def time_steps(args: argparse.Namespace, model: str, tokenizer: Any, scratch: Path) -> None:
-    """Seconds per optimizer step for ``--step-batch`` examples of about ``--step-length``."""
+def step_examples(
+    args: argparse.Namespace, tokenizer: Any
+) -> tuple[list[Conversation], list[int], int]:
+    """``--step-batch`` conversations of about ``--step-length`` tokens, their lengths, and
+    how many of their tokens carry loss."""
     pool, _ = conversations(args.step_pool)
     examples = build_examples(tokenizer, pool, max_length=args.max_length)
-    lengths = [len(e["input_ids"]) for e in examples]
     if len(examples) != len(pool):
         raise SystemExit(f"some conversations do not fit {args.max_length} tokens at all")
-    near = sorted(zip(pool, lengths, strict=True), key=lambda cl: abs(cl[1] - args.step_length))
-    picked = near[: args.step_batch]
+    near = sorted(
+        zip(pool, examples, strict=True),
+        key=lambda ce: abs(len(ce[1]["input_ids"]) - args.step_length),
+    )[: args.step_batch]
+    lengths = sorted(len(e["input_ids"]) for _, e in near)
+    loss_tokens = sum(sum(1 for x in e["labels"][1:] if x != IGNORE_INDEX) for _, e in near)
+    return [c for c, _ in near], lengths, loss_tokens
+
+
+def step_seconds(
+    args: argparse.Namespace,
+    model: str,
+    picked: list[Conversation],
+    scratch: Path,
+    tag: str,
+    loss_positions_only: bool = True,
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of ``--step-runs`` steps, without the first (warm-up)."""
     _, timer = run_pipeline(
         model,
-        [c for c, _ in picked],
+        picked,
         args.step_batch,
         scratch,
-        "steps",
+        tag,
         max_length=args.max_length,
         steps=args.step_runs,
+        loss_positions_only=loss_positions_only,
     )
-    wall = timer.seconds[1:] or timer.seconds  # the first step pays for warm-up
-    cpu = timer.cpu_seconds[1:] or timer.cpu_seconds
-    shown = ", ".join(f"{t:.1f}" for t in timer.seconds)
+    return timer.seconds[1:] or timer.seconds, timer.cpu_seconds[1:] or timer.cpu_seconds
+
+
+def time_steps(args: argparse.Namespace, model: str, tokenizer: Any, scratch: Path) -> None:
+    """Seconds per optimizer step for ``--step-batch`` examples of about ``--step-length``."""
+    picked, lengths, _ = step_examples(args, tokenizer)
+    wall, cpu = step_seconds(args, model, picked, scratch, "steps")
     print(
-        f"step time: batch {args.step_batch}, lengths {sorted(n for _, n in picked)}: "
+        f"step time: batch {args.step_batch}, lengths {lengths}: "
         f"{statistics.median(wall):.2f} s/step wall, {statistics.median(cpu):.2f} CPU-s/step "
-        f"(medians without the first step; wall {shown})"
+        f"(medians without the first step; wall {', '.join(f'{t:.1f}' for t in wall)})"
+    )
+
+
+def compare_head(args: argparse.Namespace, model: str, tokenizer: Any, scratch: Path) -> None:
+    """Step time with the output head on loss positions only (``finetune.loss``) against the
+    head on every position (the model's own loss), alternating runs so load hits both alike."""
+    picked, lengths, loss_tokens = step_examples(args, tokenizer)
+    print(
+        f"head: batch {args.step_batch}, lengths {lengths}, {loss_tokens} of "
+        f"{sum(lengths)} tokens carry loss ({loss_tokens / sum(lengths):.0%})"
+    )
+    times: dict[bool, list[float]] = {True: [], False: []}
+    cpu_times: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(args.head_rounds):
+        for only in (False, True):
+            wall, cpu = step_seconds(args, model, picked, scratch, f"head-{only}-{round_}", only)
+            times[only] += wall
+            cpu_times[only] += cpu
+    every, only = statistics.median(times[False]), statistics.median(times[True])
+    every_cpu, only_cpu = statistics.median(cpu_times[False]), statistics.median(cpu_times[True])
+    print(
+        f"head everywhere: {every:.2f} s/step ({every_cpu:.2f} CPU-s); on loss positions: "
+        f"{only:.2f} s/step ({only_cpu:.2f} CPU-s); ratio {every / only:.2f}x wall, "
+        f"{every_cpu / only_cpu:.2f}x per CPU-second (medians of {len(times[True])} steps each)"
     )
 
 
@@ -250,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-runs", type=int, default=0, help="timed steps; 0: skip")
     parser.add_argument("--step-pool", type=int, default=200, help="conversations to pick from")
     parser.add_argument("--no-ratio", action="store_true", help="only time the steps")
+    parser.add_argument(
+        "--head",
+        action="store_true",
+        help="time steps with the head on loss positions only vs everywhere (--step-runs each)",
+    )
+    parser.add_argument("--head-rounds", type=int, default=2, help="--head: alternations")
     args = parser.parse_args(argv)
 
     import torch
@@ -271,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_ratio:
         compare(args, model, tokenizer, scratch, bf16)
-    if args.step_runs:
+    if args.step_runs and args.head:
+        compare_head(args, model, tokenizer, scratch)
+    elif args.step_runs:
         time_steps(args, model, tokenizer, scratch)
     if hasattr(os, "getloadavg"):
         import resource

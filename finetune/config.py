@@ -158,6 +158,15 @@ class TrainConfig:
         default=True,
         metadata=_help("Batch examples of similar length together, so padding wastes little."),
     )
+    loss_positions_only: bool = field(
+        default=True,
+        metadata=_help(
+            "Run the output head only on positions whose next token carries loss (not the "
+            "meta-instruction, Human text, results or padding): the same loss and gradients, "
+            "in less time and memory (finetune.loss). --no-loss-positions-only computes "
+            "logits everywhere, as the model's own loss does."
+        ),
+    )
     resume: bool = field(
         default=False,
         metadata=_help("Continue from the last checkpoint in out (a fresh start if none)."),

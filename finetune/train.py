@@ -49,6 +49,7 @@ from finetune.data import (
     load_conversations,
     rebuild_meta_instruction,
 )
+from finetune.loss import LossPositions, selected_loss
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,28 @@ def linear_module_names(model: Any) -> list[str]:
     )
 
 
+def _loss_positions_trainer(trainer: type[Any], positions: LossPositions) -> type[Any]:
+    """``trainer`` whose every loss (training and eval) runs inside ``positions.only``.
+
+    The Trainer pops the labels before the forward pass and hands them to ``compute_loss_func``
+    (``selected_loss``) with its count of loss tokens, so gradient accumulation, several
+    devices and the reported losses work as with the model's own loss.
+    """
+
+    class LossPositionsTrainer(trainer):
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            with positions.only(inputs["labels"]):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    return LossPositionsTrainer
+
+
 def _base_model(config: TrainConfig) -> str:
     from agent.models import resolve_model  # lazy: it may convert the default model
 
@@ -355,21 +378,28 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     if pad_id is None:
         pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
     args = _training_arguments(config, has_eval=bool(eval_examples))
-    trainer = Trainer(
+    positions = LossPositions(model) if config.loss_positions_only else None
+    trainer_class = Trainer if positions is None else _loss_positions_trainer(Trainer, positions)
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train_examples,
         eval_dataset=eval_examples or None,
         data_collator=PadCollator(pad_id, 8 if torch.cuda.is_available() else None),
         callbacks=list(callbacks),
+        compute_loss_func=selected_loss if positions is not None else None,
     )
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    metrics: dict[str, float] = {k: float(v) for k, v in output.metrics.items()}
-    eval_loss = None
-    if eval_examples:
-        evaluated = trainer.evaluate()
-        metrics.update({k: float(v) for k, v in evaluated.items()})
-        eval_loss = metrics.get("eval_loss")
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        metrics: dict[str, float] = {k: float(v) for k, v in output.metrics.items()}
+        eval_loss = None
+        if eval_examples:
+            evaluated = trainer.evaluate()
+            metrics.update({k: float(v) for k, v in evaluated.items()})
+            eval_loss = metrics.get("eval_loss")
+    finally:
+        if positions is not None:
+            positions.remove()
 
     result = TrainResult(
         out=out,
