@@ -46,9 +46,12 @@ LORA = {"rank": 16, "alpha": 32, "target_modules": "all-linear"}
 
 
 def pick_model(choice: str, scratch: Path) -> tuple[str, str]:
-    """(model folder, description) for ``auto``, ``default`` or ``tiny``."""
+    """(model folder, description) for ``auto``, ``default``, ``tiny``, or a model folder or
+    ``.gguf`` file."""
     from agent import models
 
+    if choice not in ("auto", "default", "tiny"):
+        return models.resolve_model(choice), choice
     folder = models.cache_dir() / "models" / models.MODEL_NAME
     if choice == "default" or (choice == "auto" and models.is_converted(folder)):
         return str(models.default_model_path()), f"{models.MODEL_NAME} (the default model)"
@@ -285,7 +288,9 @@ def compare_head(args: argparse.Namespace, model: str, tokenizer: Any, scratch: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", choices=("auto", "default", "tiny"), default="auto")
+    parser.add_argument(
+        "--model", default="auto", help="auto, default, tiny, or a model folder or .gguf file"
+    )
     parser.add_argument("--examples", type=int, default=16, help="conversations per arm")
     parser.add_argument(
         "--naive-examples", type=int, default=8, help="naive arm: the first N only (0: all)"
