@@ -662,6 +662,15 @@ def run_eval(args: argparse.Namespace) -> int:
         sibling = Path(args.cases).with_name("eval_corpus.jsonl")
         corpus_path = str(sibling) if sibling.is_file() else None
     corpus = read_corpus(corpus_path) if corpus_path else None
+    searches = sum(1 for c in cases if c.tool == "Search")
+    if corpus is None and searches:
+        # Not an error: with a network, the answers of web searches can still be scored.
+        print(
+            f"warning: {searches} Search cases but no corpus (no eval_corpus.jsonl next to "
+            f"{args.cases}): Search runs on the web and its arguments are not scored. Pass "
+            "--corpus CORPUS.jsonl to search the documents the cases name.",
+            file=sys.stderr,
+        )
 
     def progress(i: int, r: CaseResult) -> None:
         mark = "ok" if r.argument_correct and r.tool_correct else "--"

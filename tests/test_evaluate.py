@@ -327,6 +327,31 @@ def test_cli_prints_the_table_and_writes_json(
     assert json.loads(out.read_text())["metrics"]["argument_accuracy"] == pytest.approx(0.4)
 
 
+def test_cli_warns_when_search_cases_have_no_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = tmp_path / "mine.jsonl"  # no eval_corpus.jsonl beside it
+    cases.write_text("".join(json.dumps(_case_json(c)) + "\n" for c in CASES))
+    searches = sum(1 for c in CASES if c.tool == "Search")
+    assert searches
+
+    def no_model(args: argparse.Namespace) -> None:
+        raise RuntimeError("stopped before the model loads")
+
+    monkeypatch.setattr(ev, "_factory", no_model)
+    parser = argparse.ArgumentParser()
+    ev.add_eval_arguments(parser)
+    with pytest.raises(RuntimeError, match="stopped"):
+        ev.run_eval(parser.parse_args(["--cases", str(cases)]))
+    warned = capsys.readouterr().err
+    assert f"{searches} Search cases but no corpus" in warned and "--corpus" in warned
+    (tmp_path / "eval_corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+    cases.rename(tmp_path / "eval_cases.jsonl")
+    with pytest.raises(RuntimeError, match="stopped"):
+        ev.run_eval(parser.parse_args(["--cases", str(tmp_path / "eval_cases.jsonl")]))
+    assert "warning" not in capsys.readouterr().err
+
+
 def _case_json(case: Case) -> dict[str, object]:
     data: dict[str, object] = {"id": case.id, "query": case.query, "tool": case.tool}
     if case.value is not None:
