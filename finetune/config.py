@@ -103,8 +103,9 @@ class TrainConfig:
     batch_size: int = field(
         default=4,
         metadata=_help(
-            "Examples per device per forward pass. Memory grows with batch x length: about "
-            "2.6 MB per token for SmolLM2-135M in float32 (4 x 1024 tokens: ~11 GB)."
+            "Examples per device per forward pass. Memory grows with batch x length: for "
+            "SmolLM2-135M in float32, 8 x 448 tokens took 12.5 GB above the model (13.9 GB "
+            "with --no-loss-positions-only)."
         ),
     )
     grad_accum: int = field(
