@@ -16,11 +16,13 @@ from finetune.data import (
     read_conversations,
     write_conversations,
 )
+from finetune.loss import LossPositions, selected_loss
 from finetune.merge import merge
 from finetune.train import TrainResult, train
 
 __all__ = [
     "LoadReport",
+    "LossPositions",
     "TrainConfig",
     "TrainConfigError",
     "TrainResult",
@@ -28,6 +30,7 @@ __all__ = [
     "load_conversations",
     "merge",
     "read_conversations",
+    "selected_loss",
     "train",
     "write_conversations",
 ]
