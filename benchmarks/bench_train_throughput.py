@@ -273,10 +273,10 @@ def compare_head(args: argparse.Namespace, model: str, tokenizer: Any, scratch: 
     times: dict[bool, list[float]] = {True: [], False: []}
     cpu_times: dict[bool, list[float]] = {True: [], False: []}
     for round_ in range(args.head_rounds):
-        for only in (False, True):
-            wall, cpu = step_seconds(args, model, picked, scratch, f"head-{only}-{round_}", only)
-            times[only] += wall
-            cpu_times[only] += cpu
+        for flag in (False, True):
+            wall, cpu = step_seconds(args, model, picked, scratch, f"head-{flag}-{round_}", flag)
+            times[flag] += wall
+            cpu_times[flag] += cpu
     every, only = statistics.median(times[False]), statistics.median(times[True])
     every_cpu, only_cpu = statistics.median(cpu_times[False]), statistics.median(cpu_times[True])
     print(
