@@ -12,7 +12,7 @@ import torch
 from finetune.data import IGNORE_INDEX, PadCollator, build_examples, rebuild_meta_instruction
 from finetune.loss import LossPositions, selected_loss, target_mask
 from finetune.train import train
-from tests.test_finetune_data import sample_conversations, save_tiny_model, tiny_tokenizer
+from tests.test_finetune_data import sample_conversations, tiny_tokenizer
 from tests.test_finetune_train import data_file, quick_config, tiny_model  # noqa: F401
 
 
@@ -41,19 +41,14 @@ def padded_batch(n: int = 4) -> dict[str, Any]:
     return batch
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama-loss"))
-
-
 def grads(model: Any) -> dict[str, torch.Tensor]:
     out = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad()
     return out
 
 
-def test_same_loss_and_gradients_as_the_models_own(folder: Path) -> None:
-    model = lora_model(folder)
+def test_same_loss_and_gradients_as_the_models_own(tiny_model: Path) -> None:  # noqa: F811
+    model = lora_model(tiny_model)
     batch = padded_batch()
     labels = batch["labels"]
     mask = target_mask(labels)
@@ -91,8 +86,8 @@ def test_same_loss_and_gradients_as_the_models_own(folder: Path) -> None:
     assert model(**inputs).logits.shape[:2] == labels.shape
 
 
-def test_a_batch_without_loss_tokens_gives_zero(folder: Path) -> None:
-    model = lora_model(folder)
+def test_a_batch_without_loss_tokens_gives_zero(tiny_model: Path) -> None:  # noqa: F811
+    model = lora_model(tiny_model)
     batch = padded_batch(2)
     labels = torch.full_like(batch["labels"], IGNORE_INDEX)
     positions = LossPositions(model)
@@ -102,8 +97,8 @@ def test_a_batch_without_loss_tokens_gives_zero(folder: Path) -> None:
     assert float(loss.detach()) == 0.0
 
 
-def test_a_head_given_a_slice_is_refused(folder: Path) -> None:
-    model = lora_model(folder)
+def test_a_head_given_a_slice_is_refused(tiny_model: Path) -> None:  # noqa: F811
+    model = lora_model(tiny_model)
     batch = padded_batch(2)
     positions = LossPositions(model)
     inputs = {k: v for k, v in batch.items() if k != "labels"}
