@@ -28,10 +28,10 @@ from typing import Literal, overload
 from agent.backends.base import Generation, generate_all
 from agent.errors import BackendError, MossAgentError
 from agent.events import Event, TurnDone
-from agent.loop import Agent, GenerateRequest
+from agent.loop import Agent, AlternativesRequest, GenerateRequest, Request
 from agent.turn import Turn
 
-_Steps = Generator[Event | GenerateRequest, Generation | None, None]
+_Steps = Generator[Event | Request, Generation | list[Generation] | None, None]
 
 
 @overload
@@ -96,7 +96,12 @@ def chat_batch(
             while not isinstance(item, GenerateRequest):
                 if isinstance(item, TurnDone):
                     outcome[i] = item.turn
-                item = steps.send(None)
+                # A retry after a failed command is rare and asks for one prompt's beams: it
+                # runs at once, on its own, rather than holding the batch for a group.
+                reply = (
+                    agents[i]._alternatives(item) if isinstance(item, AlternativesRequest) else None
+                )
+                item = steps.send(reply)
             waiting[i] = item
         except StopIteration:
             pass

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_COMMANDS = 4
+# Commands lines the Agent asks the model for when a command fails (see Agent(alternatives=)).
+DEFAULT_ALTERNATIVES = 4
 
 
 def capabilities(registry: Registry) -> list[Capability]:
@@ -124,7 +126,9 @@ class Dispatcher:
         if not future.done():
             future.cancel()
             error = f"timed out after {limit:g} s"
-        elif (exc := future.exception()) is not None:
+            log.log(self._log_level, "%s failed: %s", call.render(), error)
+            return CommandResult(call, layout=layout, error=error, timed_out=True)
+        if (exc := future.exception()) is not None:
             error = f"{type(exc).__name__}: {exc}"
         else:
             return CommandResult(call, value=future.result(), layout=layout)
@@ -150,4 +154,10 @@ class Dispatcher:
         return None
 
 
-__all__ = ["DEFAULT_MAX_COMMANDS", "DEFAULT_TIMEOUT", "Dispatcher", "capabilities"]
+__all__ = [
+    "DEFAULT_ALTERNATIVES",
+    "DEFAULT_MAX_COMMANDS",
+    "DEFAULT_TIMEOUT",
+    "Dispatcher",
+    "capabilities",
+]

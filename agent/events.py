@@ -2,10 +2,16 @@
 
 A turn streams as::
 
-    Token("thoughts", ...)*  CommandStarted*  CommandFinished*  Token("reply", ...)*  TurnDone
+    Token("thoughts", ...)*  CommandStarted*  CommandFinished*
+    (CommandsRetried  CommandStarted*  CommandFinished*)*  Token("reply", ...)*  TurnDone
 
 ``Token.phase`` is ``"thoughts"`` for phase 1 (inner thoughts and the Commands line, as the
 model writes them) and ``"reply"`` for phase 2.
+
+``CommandsRetried`` comes only when a command failed: the Agent then runs the model's next most
+likely Commands line (``Agent(alternatives=...)``), and the turn keeps the first whose calls all
+succeed. The thoughts streamed as tokens are the first attempt's; ``TurnDone.turn`` holds the
+ones kept.
 """
 
 from __future__ import annotations
@@ -40,10 +46,25 @@ class CommandFinished:
 
 
 @dataclass(frozen=True)
+class CommandsRetried:
+    rank: int  # the alternative's place in the model's ranking (1 = most likely)
+    thoughts: str
+    commands: str  # the Commands line about to run, e.g. 'Solve("x+y=3;x-y=1")'
+
+
+@dataclass(frozen=True)
 class TurnDone:
     turn: Turn
 
 
-Event = Token | CommandStarted | CommandFinished | TurnDone
+Event = Token | CommandStarted | CommandFinished | CommandsRetried | TurnDone
 
-__all__ = ["CommandFinished", "CommandStarted", "Event", "Phase", "Token", "TurnDone"]
+__all__ = [
+    "CommandFinished",
+    "CommandStarted",
+    "CommandsRetried",
+    "Event",
+    "Phase",
+    "Token",
+    "TurnDone",
+]

@@ -5,6 +5,7 @@ One user turn::
     prompt = meta-instruction + earlier turns + "<|Human|>: text<eoh>\\n<|Inner Thoughts|>:"
     phase 1: the model writes thoughts and a Commands line, until <eoc>
     dispatch: the plugins run; their results are formatted as MOSS's Results block
+    (if a command failed: the model's next most likely phase-1 outputs, run until one succeeds)
     phase 2: prompt + repaired phase-1 text + Results + "<|MOSS|>:", the model writes the reply
 
 Each phase passes the whole prompt to the backend; backends with a KV cache encode only the
@@ -27,10 +28,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from agent import protocol
-from agent.backends.base import Backend, Generation
-from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
+from agent.backends.base import AlternativesBackend, Backend, Generation
+from agent.dispatch import (
+    DEFAULT_ALTERNATIVES,
+    DEFAULT_MAX_COMMANDS,
+    DEFAULT_TIMEOUT,
+    Dispatcher,
+    capabilities,
+)
 from agent.errors import BackendError, ConversationError, MossAgentError
-from agent.events import Event, Phase, Token, TurnDone
+from agent.events import CommandsRetried, Event, Phase, Token, TurnDone
 from agent.turn import CommandRecord, PhaseStats, Turn
 from plugins.registry import Registry, default_registry
 
@@ -54,6 +61,19 @@ class GenerateRequest:
     stop: tuple[str, ...]
     max_new_tokens: int
     phase: Phase
+
+
+@dataclass(frozen=True)
+class AlternativesRequest:
+    """A turn asking for the model's ``n`` most likely phase-1 outputs (see ``Agent._retry``)."""
+
+    prompt: str
+    stop: tuple[str, ...]
+    max_new_tokens: int
+    n: int
+
+
+Request = GenerateRequest | AlternativesRequest
 
 
 def _stats(gen: Generation) -> PhaseStats:
@@ -88,9 +108,17 @@ class Agent:
         timeout: float = DEFAULT_TIMEOUT,
         max_thought_tokens: int = 256,
         max_reply_tokens: int = 512,
+        alternatives: int = DEFAULT_ALTERNATIVES,
     ) -> None:
         """``plugins`` defaults to every installed plugin; pass ``meta_instruction`` to fix the
-        system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins)."""
+        system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins).
+
+        ``alternatives``: when a command fails (an error, a refusal; not a timeout), ask the
+        backend for this many most likely phase-1 outputs by beam search and keep the first
+        other Commands line whose calls all succeed; 0 turns this off. Backends without
+        ``alternatives`` (see ``AlternativesBackend``) never retry."""
+        if alternatives < 0:
+            raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
         self.backend = backend
         self.plugins = plugins if plugins is not None else default_registry()
         self.fixed_meta_instruction = meta_instruction
@@ -98,6 +126,7 @@ class Agent:
         self.dispatcher = Dispatcher(self.plugins, max_commands=max_commands, timeout=timeout)
         self.max_thought_tokens = max_thought_tokens
         self.max_reply_tokens = max_reply_tokens
+        self.alternatives = alternatives
         self.history: list[Turn] = []
         self._lock = threading.Lock()  # one turn at a time per Agent
 
@@ -166,6 +195,7 @@ class Agent:
             timeout=self.dispatcher.timeout,
             max_thought_tokens=self.max_thought_tokens,
             max_reply_tokens=self.max_reply_tokens,
+            alternatives=self.alternatives,
         )
         if plugins is None:
             twin.dispatcher = self.dispatcher  # it keeps no state between turns
@@ -199,7 +229,7 @@ class Agent:
     def _turn(self, text: str) -> Generator[Event, None, None]:
         """Drive ``_steps``, streaming each generation from the backend."""
         steps = self._steps(text)
-        sent: Generation | None = None
+        sent: Generation | list[Generation] | None = None
         while True:
             try:
                 item = steps.send(sent)
@@ -209,11 +239,15 @@ class Agent:
                 sent = yield from self._generate(
                     item.prompt, item.stop, item.max_new_tokens, item.phase
                 )
+            elif isinstance(item, AlternativesRequest):
+                sent = self._alternatives(item)
             else:
                 sent = None
                 yield item
 
-    def _steps(self, text: str) -> Generator[Event | GenerateRequest, Generation | None, None]:
+    def _steps(
+        self, text: str
+    ) -> Generator[Event | Request, Generation | list[Generation] | None, None]:
         """One turn as a coroutine: it yields events, and a ``GenerateRequest`` wherever the
         model must write; whoever drives it sends back the ``Generation``. ``_turn`` streams each
         one; ``agent.batch.chat_batch`` runs the requests of many turns as one batch."""
@@ -224,14 +258,21 @@ class Agent:
         ask1 = GenerateRequest(prompt, protocol.PHASE1_STOP, self.max_thought_tokens, "thoughts")
         gen1 = cast(Generation, (yield ask1))
         phase1 = protocol.parse_phase1(gen1.text)
+
+        tools_started = time.perf_counter()
+        results = yield from self.dispatcher.stream(phase1.parsed.calls)
+        retried_from = None
+        if self._worth_retrying(results):
+            retried = yield from self._retry(prompt, phase1)
+            if retried is not None:
+                retried_from = phase1.commands
+                _, phase1, results, gen1 = retried
+                log.info("%s failed; kept %s", retried_from, phase1.commands)
         problems = list(phase1.problems)
         if gen1.stop is None:
             problems.append(f"phase 1 hit max_thought_tokens={self.max_thought_tokens}")
         if phase1.parsed.errors and not phase1.parsed.calls:
             problems.append("unreadable Commands line treated as None")
-
-        tools_started = time.perf_counter()
-        results = yield from self.dispatcher.stream(phase1.parsed.calls)
         tools_seconds = time.perf_counter() - tools_started
         results_text = protocol.format_results(results)
 
@@ -268,9 +309,66 @@ class Agent:
             tools_seconds=tools_seconds,
             seconds=time.perf_counter() - started,
             problems=problems,
+            retried_from=retried_from,
         )
         self.history.append(turn)
         yield TurnDone(turn)
+
+    def _worth_retrying(self, results: list[protocol.CommandResult]) -> bool:
+        # A timeout says the service is slow, not that the call was wrong: another call to it
+        # would most likely wait as long again.
+        return (
+            self.alternatives > 0
+            and isinstance(self.backend, AlternativesBackend)
+            and any(not r.ok for r in results)
+            and not any(r.timed_out for r in results)
+        )
+
+    def _retry(
+        self, prompt: str, first: protocol.Phase1
+    ) -> Generator[
+        Event | Request,
+        Generation | list[Generation] | None,
+        tuple[int, protocol.Phase1, list[protocol.CommandResult], Generation] | None,
+    ]:
+        """Run the model's next most likely Commands lines; return the first that fully works.
+
+        Execution-guided decoding: a call that fails to run (an equation set with no solution,
+        an expression the calculator rejects, a disabled tool) is most often a misreading, and
+        the model's own ranking usually holds a better reading close behind. Only lines with
+        calls are tried, so a failed turn never turns into an answer from memory.
+        Returns (rank, phase 1, results, generation), or None to keep the failed attempt.
+        """
+        ask = AlternativesRequest(
+            prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives
+        )
+        gens = cast(list[Generation], (yield ask))
+        tried = {first.commands}
+        for rank, gen in enumerate(gens, 1):
+            alt = protocol.parse_phase1(gen.text)
+            if not alt.parsed.calls or alt.commands in tried:
+                continue
+            tried.add(alt.commands)
+            yield CommandsRetried(rank, alt.thoughts, alt.commands)
+            results = yield from self.dispatcher.stream(alt.parsed.calls)
+            if all(r.ok for r in results):
+                return rank, alt, results, gen
+        return None
+
+    def _alternatives(self, ask: AlternativesRequest) -> list[Generation]:
+        backend = cast(AlternativesBackend, self.backend)
+        try:
+            return backend.alternatives(
+                ask.prompt, stop=ask.stop, max_new_tokens=ask.max_new_tokens, n=ask.n
+            )
+        except MossAgentError:
+            raise
+        except Exception as exc:
+            raise BackendError(
+                f"The {self.backend.name} backend failed while ranking alternatives to a "
+                f"failed command: {type(exc).__name__}: {exc}. The conversation is unchanged; "
+                "retry the turn, or pass Agent(alternatives=0)."
+            ) from exc
 
     def _generate(
         self, prompt: str, stop: tuple[str, ...], max_new_tokens: int, phase: Phase

@@ -303,6 +303,7 @@ class CommandResult:
     error: str | None = None
     duration: float = 0.0  # seconds
     refused: bool = False  # not run: unknown, disabled, or over the per-turn cap
+    timed_out: bool = False  # ran past its timeout (and was abandoned)
 
     @property
     def ok(self) -> bool:

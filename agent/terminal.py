@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from agent.errors import MossAgentError
-from agent.events import CommandFinished, CommandStarted, Token, TurnDone
+from agent.events import CommandFinished, CommandsRetried, CommandStarted, Token, TurnDone
 from agent.loop import Agent
 
 HELP = """commands:
@@ -69,6 +69,8 @@ def render_turn(agent: Agent, text: str, write: Callable[[str], object]) -> None
             r = event.result
             outcome = f"failed: {r.error}" if r.error else "done"
             write(f"\n  ← {r.call.name} {outcome} ({r.duration:.2f} s)")
+        elif isinstance(event, CommandsRetried):
+            write(f"\n  ↻ next most likely reading: {event.commands}")
         elif isinstance(event, TurnDone):
             t = event.turn
             write(

@@ -55,6 +55,9 @@ class Turn:
     tools_seconds: float = 0.0
     seconds: float = 0.0  # wall time of the whole turn
     problems: list[str] = field(default_factory=list)
+    # The model's first Commands line when a command of it failed and the turn kept the model's
+    # next most likely line instead (see ``Agent(alternatives=...)``); None otherwise.
+    retried_from: str | None = None
 
     @property
     def exchange(self) -> Exchange:

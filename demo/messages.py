@@ -28,13 +28,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agent.events import CommandFinished, CommandStarted, Event, Token, TurnDone
+from agent.events import CommandFinished, CommandsRetried, CommandStarted, Event, Token, TurnDone
 from agent.protocol import COMMANDS, Call, CommandResult
 from agent.turn import Turn
 
 Message = dict[str, Any]
 
 THOUGHTS_TITLE = "💭 Inner thoughts"
+RETRY_TITLE = "🔁 A command failed; trying the model's next most likely reading"
 TOOL_ICON = "🔧"
 RUNNING = "Running…"
 LOG_CHARS = 48  # the result summary beside a tool's title: one short line
@@ -54,6 +55,7 @@ class ToolView:
     index: int
     call: Call
     result: CommandResult | None = None
+    attempt: int = 0  # 0 for the model's first Commands line, k for its k-th retry
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class TurnView:
     phase1: str = ""  # raw phase-1 text: thoughts, a terminator, the Commands line
     reply: str = ""  # raw phase-2 text
     tools: tuple[ToolView, ...] = ()
+    retries: tuple[CommandsRetried, ...] = ()  # alternatives tried after a failed command
     turn: Turn | None = None  # set by TurnDone: the repaired, authoritative texts
     error: str | None = None  # set by ``fail``: the turn did not complete
 
@@ -82,12 +85,16 @@ def apply_event(view: TurnView, event: Event) -> TurnView:
         if event.phase == "thoughts":
             return replace(view, phase1=view.phase1 + event.text)
         return replace(view, reply=view.reply + event.text)
+    attempt = len(view.retries)
     if isinstance(event, CommandStarted):
-        return replace(view, tools=_put(view.tools, ToolView(event.index, event.call)))
+        tool = ToolView(event.index, event.call, attempt=attempt)
+        return replace(view, tools=_put(view.tools, tool))
     if isinstance(event, CommandFinished):
         # Refused commands (unknown, disabled, over the cap) finish without ever starting.
-        tool = ToolView(event.index, event.result.call, event.result)
+        tool = ToolView(event.index, event.result.call, event.result, attempt=attempt)
         return replace(view, tools=_put(view.tools, tool))
+    if isinstance(event, CommandsRetried):
+        return replace(view, retries=(*view.retries, event))
     if isinstance(event, TurnDone):
         return replace(view, turn=event.turn)
     raise TypeError(f"not an agent event: {type(event).__name__}")
@@ -104,8 +111,9 @@ def fail(view: TurnView, error: BaseException | str) -> TurnView:
 
 
 def _put(tools: tuple[ToolView, ...], tool: ToolView) -> tuple[ToolView, ...]:
-    kept = tuple(t for t in tools if t.index != tool.index)
-    return tuple(sorted((*kept, tool), key=lambda t: t.index))
+    key = (tool.attempt, tool.index)
+    kept = tuple(t for t in tools if (t.attempt, t.index) != key)
+    return tuple(sorted((*kept, tool), key=lambda t: (t.attempt, t.index)))
 
 
 def events_to_messages(events: Iterable[Event]) -> list[Message]:
@@ -134,7 +142,11 @@ def turn_messages(view: TurnView) -> list[Message]:
                 {"title": THOUGHTS_TITLE, "status": "pending" if thinking else "done"},
             )
         )
-    out += [tool_message(t.call, t.result) for t in view.tools]
+    for attempt in range(len(view.retries) + 1):
+        if attempt:
+            retry = view.retries[attempt - 1]
+            out.append(_message(escape_markdown(retry.thoughts), {"title": RETRY_TITLE}))
+        out += [tool_message(t.call, t.result) for t in view.tools if t.attempt == attempt]
     reply = view.turn.reply if view.turn is not None else visible_reply(view.reply)
     if reply:
         out.append(_message(reply))

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.dispatch import capabilities
+from agent.dispatch import DEFAULT_ALTERNATIVES, capabilities
 from agent.errors import ConversationError, MossAgentError
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ METRICS = (
     "answer_accuracy",
     "false_tool_rate",
     "made_up_on_failure",
+    "retried_rate",
     "latency_p50_s",
     "latency_p95_s",
 )
@@ -303,6 +304,7 @@ class CaseResult:
     seconds: float
     error: str | None = None  # the turn failed (backend error): every score is False
     made_up: bool | None = None  # every call failed: did the reply state a number of its own?
+    retried: bool | None = None  # a command failed and the turn kept the model's alternative
     transcript: str = ""
     turn: dict[str, Any] = field(default_factory=dict)
 
@@ -340,6 +342,7 @@ def score(case: Case, turn: Turn, index: LocalIndex | None) -> CaseResult:
         false_tool=(first is not None) if case.tool is None else None,
         seconds=turn.seconds,
         made_up=made_up,
+        retried=turn.retried_from is not None,
         turn=turn.to_dict(),
     )
 
@@ -397,6 +400,7 @@ def metrics(results: Sequence[CaseResult]) -> dict[str, float | None]:
         "answer_accuracy": _rate(r.answer_correct for r in results),
         "false_tool_rate": _rate(r.false_tool for r in results),
         "made_up_on_failure": _rate(r.made_up for r in results),
+        "retried_rate": _rate(r.retried for r in results),
         "latency_p50_s": _percentile(seconds, 50),
         "latency_p95_s": _percentile(seconds, 95),
     }
@@ -524,6 +528,10 @@ def evaluate(
         _disable_all(agent)
     if fail_tools:
         _fail_all(agent)
+    if no_tools or fail_tools:
+        # Every alternative would fail as the first call did and the turn would keep the
+        # first: the scores are the same without the beam searches that find that out.
+        agent.alternatives = 0
     index = None
     if corpus is not None:
         from plugins import search
@@ -621,6 +629,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="phase-1 token limit per turn (default: %(default)s)")  # fmt: skip
     parser.add_argument("--max-reply-tokens", type=int, default=EVAL_REPLY_TOKENS,
                         help="reply token limit per turn (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--alternatives", type=int, default=DEFAULT_ALTERNATIVES, help="when a "
+                        "command fails, run the model's next most likely Commands lines, from "
+                        "this many by beam search; 0: keep the failed one (default: "
+                        "%(default)s, as Agent)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 
@@ -628,6 +640,7 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
     limits: dict[str, Any] = {
         "max_thought_tokens": getattr(args, "max_thought_tokens", EVAL_THOUGHT_TOKENS),
         "max_reply_tokens": getattr(args, "max_reply_tokens", EVAL_REPLY_TOKENS),
+        "alternatives": getattr(args, "alternatives", DEFAULT_ALTERNATIVES),
     }
 
     def build() -> Agent:

@@ -2,6 +2,7 @@
 dependencies (torch, transformers) when it is constructed."""
 
 from agent.backends.base import (
+    AlternativesBackend,
     Backend,
     BatchBackend,
     Generation,
@@ -10,4 +11,12 @@ from agent.backends.base import (
     run_stream,
 )
 
-__all__ = ["Backend", "BatchBackend", "Generation", "StopMatcher", "generate_all", "run_stream"]
+__all__ = [
+    "AlternativesBackend",
+    "Backend",
+    "BatchBackend",
+    "Generation",
+    "StopMatcher",
+    "generate_all",
+    "run_stream",
+]

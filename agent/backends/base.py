@@ -14,6 +14,10 @@ the previous call, so the Agent can always pass the whole prompt and let the bac
 A backend may also offer ``generate_batch`` (see ``BatchBackend``): several prompts decoded
 together, in one pass of the model per token.
 ``generate_all`` uses it where it exists and falls back to one prompt after another.
+
+A backend may also offer ``alternatives`` (see ``AlternativesBackend``): the few most likely
+completions of one prompt, by beam search. The Agent asks for them when a turn's commands fail
+to run, and runs the most likely other Commands line whose calls all succeed.
 """
 
 from __future__ import annotations
@@ -56,6 +60,15 @@ class BatchBackend(Backend, Protocol):
 
     def generate_batch(
         self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+    ) -> list[Generation]: ...
+
+
+@runtime_checkable
+class AlternativesBackend(Backend, Protocol):
+    """A Backend that can also return the ``n`` most likely completions of one prompt."""
+
+    def alternatives(
+        self, prompt: str, *, stop: Sequence[str], max_new_tokens: int, n: int
     ) -> list[Generation]: ...
 
 

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from agent.backends.base import Generation, StopMatcher, TextStream
+from agent.backends.base import Generation, StopMatcher, TextStream, run_stream
 from agent.errors import BackendError
 
 # Leading whitespace plus 1-4 non-space characters; or trailing whitespace. Covers every string.
@@ -47,7 +47,17 @@ class FailAfter:
     error: BaseException
 
 
-ScriptItem = str | BaseException | FailAfter
+@dataclass(frozen=True)
+class Alternatives:
+    """A scripted answer to ``alternatives``: completions in rank order, most likely first.
+
+    >>> backend = ScriptedBackend([Alternatives([' Two equations.<eot> ...', ' Three ...'])])
+    """
+
+    texts: Sequence[str]
+
+
+ScriptItem = str | BaseException | FailAfter | Alternatives
 
 
 class ScriptedBackend:
@@ -104,8 +114,45 @@ class ScriptedBackend:
         item = self._queue.popleft()
         if isinstance(item, BaseException):
             raise item
+        if isinstance(item, Alternatives):
+            raise BackendError(
+                f"ScriptedBackend call {len(self.prompts)} is stream() but the script holds "
+                "Alternatives there; script a string for it"
+            )
         text, error = (item.text, item.error) if isinstance(item, FailAfter) else (item, None)
+        return (yield from self._play(prompt, text, error, stop, max_new_tokens))
 
+    def alternatives(
+        self, prompt: str, *, stop: Sequence[str], max_new_tokens: int, n: int
+    ) -> list[Generation]:
+        """The next scripted item's texts, when it is ``Alternatives`` (or an exception, which
+        is raised): the first ``n``, each cut at a stop string as ``stream`` cuts one.
+
+        Anything else is left in place and no alternatives are returned, so scripts written
+        without retries in mind play on unchanged (the turn keeps its failed commands). Only a
+        consumed item is recorded in ``prompts``.
+        """
+        item = self._queue[0] if self._queue else None
+        if not isinstance(item, (Alternatives, BaseException)):
+            return []
+        self._queue.popleft()
+        self.prompts.append(prompt)
+        self.stops.append(list(stop))
+        if isinstance(item, BaseException):
+            raise item
+        return [
+            run_stream(self._play(prompt, text, None, stop, max_new_tokens))
+            for text in item.texts[:n]
+        ]
+
+    def _play(
+        self,
+        prompt: str,
+        text: str,
+        error: BaseException | None,
+        stop: Sequence[str],
+        max_new_tokens: int,
+    ) -> TextStream:
         matcher = StopMatcher(stop)
         used = 0
         for token in scripted_tokens(text):

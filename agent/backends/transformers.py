@@ -218,6 +218,37 @@ class TransformersBackend:
                     f"({type(error).__name__}: {error}); try fewer prompts at once"
                 ) from error
 
+    def alternatives(
+        self, prompt: str, *, stop: Sequence[str], max_new_tokens: int, n: int
+    ) -> list[Generation]:
+        """The ``n`` most likely completions of ``prompt`` by beam search, most likely first.
+
+        Each ends at a stop string, an end-of-text token or ``max_new_tokens``. Beam search
+        scores whole sequences, so its first completion can differ from greedy decoding's. This
+        call neither uses nor changes the cache that ``stream`` keeps, and ignores
+        ``temperature``: alternatives are the model's ranking, not samples.
+
+        >>> [g.text for g in backend.alternatives(prompt, stop=["<eoc>"], max_new_tokens=64,
+        ...                                       n=4)]  # doctest: +SKIP
+        """
+        if n < 1:
+            raise ValueError(f"alternatives needs n >= 1, got {n}")
+        if self._owner == threading.get_ident():
+            raise BackendError(
+                "a stream of this backend is still open in this thread; drain it or call its "
+                "close() before alternatives"
+            )
+        with self._lock:
+            try:
+                return self._alternatives(prompt, stop, max_new_tokens, n)
+            except BackendError:
+                raise
+            except (RuntimeError, ValueError, IndexError) as error:
+                raise BackendError(
+                    f"{self.name} failed during beam search with {n} beams "
+                    f"({type(error).__name__}: {error}); try fewer alternatives"
+                ) from error
+
     def reset(self) -> None:
         """Forget the KV cache; the next call encodes its whole prompt."""
         self._cache = None
@@ -280,6 +311,53 @@ class TransformersBackend:
             prefill_seconds=prefill_seconds,
             decode_seconds=time.perf_counter() - decode_started,
         )
+
+    def _alternatives(
+        self, prompt: str, stop: Sequence[str], max_new_tokens: int, n: int
+    ) -> list[Generation]:
+        import torch
+
+        ids = self._encode(prompt)
+        self._check_prompt(ids, max_new_tokens, "the prompt")
+        eos = sorted(self.eos_token_ids)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            x = torch.tensor([ids], device=self.device)
+            out = self.model.generate(
+                input_ids=x,
+                attention_mask=torch.ones_like(x),
+                num_beams=n,
+                num_return_sequences=n,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                # Stop strings end a beam as an end-of-text token would, so each beam is one
+                # phase's text and beams are ranked on that text alone.
+                stop_strings=[s for s in stop if s] or None,
+                tokenizer=self.tokenizer,
+                eos_token_id=eos or None,
+                pad_token_id=self._pad_id(),
+            )
+        seconds = time.perf_counter() - started
+        gens = []
+        for row in out[:, len(ids) :].tolist():
+            cut = next((i for i, t in enumerate(row) if t in self.eos_token_ids), None)
+            tokens = row if cut is None else row[:cut]
+            matcher = StopMatcher(stop)
+            matcher.feed(self.tokenizer.decode(tokens))
+            matcher.flush()
+            gens.append(
+                Generation(
+                    text=matcher.text,
+                    stop=matcher.stop
+                    or (self.tokenizer.decode([row[cut]]) if cut is not None else None),
+                    prompt_tokens=len(ids),
+                    prefill_tokens=len(ids),
+                    completion_tokens=len(tokens) + (cut is not None),
+                    prefill_seconds=0.0,
+                    decode_seconds=seconds,
+                )
+            )
+        return gens
 
     def _check_prompt(self, ids: list[int], max_new_tokens: int, what: str) -> None:
         if not ids:
