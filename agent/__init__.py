@@ -7,7 +7,7 @@
     turn.reply, [(c.name, c.argument, c.result) for c in turn.commands]
 
     for event in agent.stream("And divided by 7?"):   # Token, CommandStarted, CommandFinished,
-        ...                                           # TurnDone: see agent.events
+        ...                                           # CommandsRetried, TurnDone: agent.events
 
     turns = chat_batch([agent.copy(history=False) for q in questions], questions)  # one batch
 
@@ -30,6 +30,7 @@ _EXPORTS = {
     "PluginError": "agent.errors",
     "CommandFinished": "agent.events",
     "CommandStarted": "agent.events",
+    "CommandsRetried": "agent.events",
     "Event": "agent.events",
     "Token": "agent.events",
     "TurnDone": "agent.events",
@@ -49,7 +50,14 @@ if TYPE_CHECKING:
         MossAgentError,
         PluginError,
     )
-    from agent.events import CommandFinished, CommandStarted, Event, Token, TurnDone
+    from agent.events import (
+        CommandFinished,
+        CommandsRetried,
+        CommandStarted,
+        Event,
+        Token,
+        TurnDone,
+    )
     from agent.loop import Agent, InputTooLongError
     from agent.turn import CommandRecord, PhaseStats, Turn
 
@@ -72,6 +80,7 @@ __all__ = [
     "CommandFinished",
     "CommandRecord",
     "CommandStarted",
+    "CommandsRetried",
     "ConversationError",
     "Event",
     "Generation",

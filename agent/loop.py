@@ -19,11 +19,13 @@ import asyncio
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -263,7 +265,7 @@ class Agent:
         results = yield from self.dispatcher.stream(phase1.parsed.calls)
         retried_from = None
         if self._worth_retrying(results):
-            retried = yield from self._retry(prompt, phase1)
+            retried = yield from self._retry(prompt, phase1, human)
             if retried is not None:
                 retried_from = phase1.commands
                 _, phase1, results, gen1 = retried
@@ -325,7 +327,7 @@ class Agent:
         )
 
     def _retry(
-        self, prompt: str, first: protocol.Phase1
+        self, prompt: str, first: protocol.Phase1, human: str
     ) -> Generator[
         Event | Request,
         Generation | list[Generation] | None,
@@ -336,7 +338,10 @@ class Agent:
         Execution-guided decoding: a call that fails to run (an equation set with no solution,
         an expression the calculator rejects, a disabled tool) is most often a misreading, and
         the model's own ranking usually holds a better reading close behind. Only lines with
-        calls are tried, so a failed turn never turns into an answer from memory.
+        calls are tried, so a failed turn never turns into an answer from memory, and only
+        lines whose numbers all come from the user's text or the first line: a retry may drop
+        an equation or reorder operands, but not answer a different question (``sqrt(-4)``
+        failing is no licence to compute ``sqrt(4)``).
         Returns (rank, phase 1, results, generation), or None to keep the failed attempt.
         """
         ask = AlternativesRequest(
@@ -344,9 +349,13 @@ class Agent:
         )
         gens = cast(list[Generation], (yield ask))
         tried = {first.commands}
+        known = _numbers(human) | _numbers(first.commands)
         for rank, gen in enumerate(gens, 1):
             alt = protocol.parse_phase1(gen.text)
             if not alt.parsed.calls or alt.commands in tried:
+                continue
+            if not _numbers(alt.commands) <= known:
+                log.info("alternative %s brings numbers of its own; not run", alt.commands)
                 continue
             tried.add(alt.commands)
             yield CommandsRetried(rank, alt.thoughts, alt.commands)
@@ -495,6 +504,31 @@ class Agent:
         agent = cls(backend, **kwargs) if backend is not None else cls.default(**kwargs)
         agent.load_history(path)
         return agent
+
+
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers written in ``text``, thousands separators dropped, with a minus sign where
+    it is the number's own (after an operator, a bracket or a space) rather than a subtraction.
+
+    >>> sorted(_numbers("Given -2x - 2y = 14; 4x - y = -18, and 38,300 or 1.50"))
+    ['-18', '-2', '1.5', '14', '2', '38300', '4']
+    >>> sorted(_numbers('Solve("-2x-2y=14;x=-3")')), sorted(_numbers("sqrt(-4) vs sqrt(4)"))
+    (['-2', '-3', '14', '2'], ['-4', '4'])
+    """
+    found = set()
+    for m in _NUMBER.finditer(text):
+        value = format(Decimal(m.group().replace(",", "")).normalize(), "f")
+        i = m.start()
+        own_minus = i > 0 and text[i - 1] == "-" and (i < 2 or not _operand_end(text[i - 2]))
+        found.add("-" + value if own_minus else value)
+    return found
+
+
+def _operand_end(char: str) -> bool:
+    return char.isalnum() or char in ")]_."
 
 
 def _clean(text: str) -> str:

@@ -132,7 +132,11 @@ def events_to_messages(events: Iterable[Event]) -> list[Message]:
 def turn_messages(view: TurnView) -> list[Message]:
     """Render a turn: collapsed thoughts, one box per tool call, the reply, any error."""
     out: list[Message] = []
-    thoughts = view.turn.thoughts if view.turn is not None else visible_thoughts(view.phase1)
+    # After a retry the turn keeps the alternative's thoughts; this box is the first attempt's.
+    if view.turn is not None and not view.retries:
+        thoughts = view.turn.thoughts
+    else:
+        thoughts = visible_thoughts(view.phase1)
     if thoughts:
         # Thinking is over once a tool or the reply has begun; "done" makes Gradio fold it.
         thinking = not (view.tools or view.reply or view.finished)

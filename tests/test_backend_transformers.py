@@ -429,3 +429,65 @@ def test_default_model_answers_and_reuses_its_cache(real: TransformersBackend) -
     real.reset()
     _, scratch = collect(real, follow, stop=["<eoc>"], max_new_tokens=16)
     assert scratch.text == turn2.text
+
+
+# -- alternatives (beam search) -----------------------------------------------------------------
+
+
+def test_one_alternative_is_the_greedy_output(backend: TransformersBackend) -> None:
+    _, greedy = collect(backend, PROMPT, max_new_tokens=16)
+    [alt] = backend.alternatives(PROMPT, stop=[], max_new_tokens=16, n=1)
+    assert (alt.text, alt.stop, alt.completion_tokens) == (greedy.text, None, 16)
+    assert alt.prompt_tokens == alt.prefill_tokens == greedy.prompt_tokens
+
+
+def test_alternatives_are_distinct_beams_ranked_by_likelihood(
+    backend: TransformersBackend, tiny_model: Any, tokenizer: Any
+) -> None:
+    n, length = 4, 6
+    gens = backend.alternatives(PROMPT, stop=[], max_new_tokens=length, n=n)
+    assert len(gens) == n and len({g.text for g in gens}) == n
+    # Their log-likelihoods, from a forward pass of our own, never rise down the list (beams of
+    # one length are ranked by their summed log-probabilities).
+    prompt_ids = encode(tokenizer, PROMPT)
+    x = torch.tensor([prompt_ids])
+    beams = tiny_model.generate(
+        x, attention_mask=torch.ones_like(x), num_beams=n, num_return_sequences=n,
+        do_sample=False, max_new_tokens=length, eos_token_id=None, pad_token_id=0,
+    )  # fmt: skip
+    assert [tokenizer.decode(b[len(prompt_ids) :]) for b in beams] == [g.text for g in gens]
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny_model(beams).logits[:, :-1].float(), dim=-1)
+    picked = logp.gather(2, beams[:, 1:, None])[:, len(prompt_ids) - 1 :, 0].sum(dim=1)
+    assert all(a >= b - 1e-4 for a, b in zip(picked.tolist(), picked.tolist()[1:], strict=False))
+
+
+def test_alternatives_end_at_a_stop_string(backend: TransformersBackend) -> None:
+    _, full = collect(backend, PROMPT, max_new_tokens=12)
+    stop = full.text[4:7]
+    backend.reset()
+    _, greedy = collect(backend, PROMPT, stop=["never-appears", stop], max_new_tokens=12)
+    [one] = backend.alternatives(PROMPT, stop=["never-appears", stop], max_new_tokens=12, n=1)
+    assert (one.text, one.stop, one.completion_tokens) == (
+        greedy.text, stop, greedy.completion_tokens)  # fmt: skip
+    # A beam that reaches the stop string ends there; none of them runs on past one.
+    for g in backend.alternatives(PROMPT, stop=[stop], max_new_tokens=12, n=3):
+        assert stop not in g.text and (g.stop == stop or g.completion_tokens == 12)
+
+
+def test_alternatives_leave_the_streaming_cache_alone_and_refuse_bad_calls(
+    backend: TransformersBackend,
+) -> None:
+    collect(backend, PROMPT)
+    cached = backend.cached_ids
+    backend.alternatives(PROMPT, stop=[], max_new_tokens=4, n=2)
+    assert backend.cached_ids == cached
+    with pytest.raises(ValueError, match="n >= 1"):
+        backend.alternatives(PROMPT, stop=[], max_new_tokens=4, n=0)
+    with pytest.raises(BackendError, match="exceeds the context length"):
+        backend.alternatives(PROMPT * 40, stop=[], max_new_tokens=4, n=2)
+    stream = backend.stream(PROMPT, stop=[], max_new_tokens=20)
+    next(stream)
+    with pytest.raises(BackendError, match="still open"):
+        backend.alternatives(PROMPT, stop=[], max_new_tokens=4, n=2)
+    stream.close()

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from agent import Agent, BackendError, CommandFinished, CommandStarted, Token, TurnDone
-from agent.backends.scripted import FailAfter, ScriptedBackend
+from agent.backends.scripted import Alternatives, FailAfter, ScriptedBackend
 from agent.protocol import Call, CommandResult
 from agent.turn import PhaseStats, Turn
 from demo.app import MAX_UPLOAD_BYTES, Session, SharedModel, describe_backend
 from demo.messages import (
+    RETRY_TITLE,
     THOUGHTS_TITLE,
     TurnView,
     apply_event,
@@ -115,6 +116,32 @@ def test_a_failing_plugin_shows_its_error_and_the_turn_goes_on() -> None:
     assert "Division by zero" in tool["content"]
     assert "No result." in tool["content"]
     assert messages[-1]["content"] == "That cannot be computed."
+
+
+def test_a_retried_command_shows_both_attempts_in_order() -> None:
+    """A failed Solve, then the model's next most likely reading, which works: the page shows
+    the failed box, the retry with its thoughts, the working box, then the reply."""
+    backend = ScriptedBackend(
+        [
+            ' Two.<eot>\n<|Commands|>: Solve("x+y=3;x+y=4")<eoc>',
+            Alternatives([' Read again.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eoc>']),
+            " x = 2, y = 1.<eom>",
+        ]
+    )
+    messages = events_to_messages(Agent(backend).stream("Solve x+y=3 and x-y=1."))
+    titles = [m["metadata"].get("title") for m in messages]
+    assert titles == [
+        THOUGHTS_TITLE,
+        '🔧 `Solve("x+y=3;x+y=4")`',
+        RETRY_TITLE,
+        '🔧 `Solve("x+y=3;x-y=1")`',
+        None,
+    ]
+    assert messages[1]["metadata"]["log"] == "failed"
+    assert messages[2]["content"] == r"Read again\."
+    assert messages[3]["metadata"]["log"] == "→ x = 2, y = 1"
+    # The first box keeps the first attempt's thoughts once the turn is done.
+    assert messages[0]["content"] == r"Two\."
 
 
 def test_a_disabled_plugin_is_shown_as_not_run() -> None:
