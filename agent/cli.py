@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agent.dispatch import DEFAULT_ALTERNATIVES
 from agent.errors import MossAgentError
 
 
@@ -43,6 +44,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
     p.add_argument("--base-only", action="store_true", help="do not load the default adapter")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--alternatives", type=int, default=DEFAULT_ALTERNATIVES, help="when a "
+                   "command fails, rank this many readings by beam search and keep a result "
+                   "two agree on; 0: off (default: %(default)s)")  # fmt: skip
     _add_search_flags(p)
 
 
@@ -56,8 +60,14 @@ def _build_agent(args: argparse.Namespace) -> Any:
 
         model = args.model or default_model_path()
         preset = preset_for(args.model, args.adapter)
-        return Agent.from_pretrained(model, adapter=args.adapter, device=args.device, preset=preset)
-    return Agent.default(device=args.device)
+        return Agent.from_pretrained(
+            model,
+            adapter=args.adapter,
+            device=args.device,
+            preset=preset,
+            alternatives=args.alternatives,
+        )
+    return Agent.default(device=args.device, alternatives=args.alternatives)
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -333,35 +333,47 @@ class Agent:
         Generation | list[Generation] | None,
         tuple[int, protocol.Phase1, list[protocol.CommandResult], Generation] | None,
     ]:
-        """Run the model's next most likely Commands lines; return the first that fully works.
+        """Run the model's next most likely Commands lines; keep a result two of them agree on.
 
-        Execution-guided decoding: a call that fails to run (an equation set with no solution,
-        an expression the calculator rejects, a disabled tool) is most often a misreading, and
-        the model's own ranking usually holds a better reading close behind. Only lines with
-        calls are tried, so a failed turn never turns into an answer from memory, and only
-        lines whose numbers all come from the user's text or the first line: a retry may drop
-        an equation or reorder operands, but not answer a different question (``sqrt(-4)``
-        failing is no licence to compute ``sqrt(4)``).
+        Execution-guided decoding with a vote: a call that fails to run (an equation set with
+        no solution, an expression the calculator rejects, a disabled tool) may be a misreading
+        with a better reading close behind in the model's own ranking, or a question that has
+        no answer, for which every other reading is a different question. So a result is kept
+        only when two of the ``alternatives`` beams lead to it (the same values, by the same
+        line or another; the better-ranked line is kept); one beam alone is not enough. Measured
+        on the shipped adapter, keeping the first working line turned honest "no result"
+        replies into wrong answers on wordings nobody tuned for (README, "Retrying a failed
+        command"). Only lines with calls count, so a failed turn never turns into an answer
+        from memory, and only lines whose numbers all come from the user's text or the first
+        line (``sqrt(-4)`` failing is no licence to compute ``sqrt(4)``).
         Returns (rank, phase 1, results, generation), or None to keep the failed attempt.
         """
         ask = AlternativesRequest(
             prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives
         )
         gens = cast(list[Generation], (yield ask))
-        tried = {first.commands}
         known = _numbers(human) | _numbers(first.commands)
+        ran: dict[str, list[protocol.CommandResult]] = {}  # Commands line -> its results
+        # The values a line's calls returned -> the best-ranked beam that reached them
+        first_vote: dict[str, tuple[int, protocol.Phase1, Generation]] = {}
         for rank, gen in enumerate(gens, 1):
             alt = protocol.parse_phase1(gen.text)
-            if not alt.parsed.calls or alt.commands in tried:
+            if not alt.parsed.calls or alt.commands == first.commands:
                 continue
             if not _numbers(alt.commands) <= known:
                 log.info("alternative %s brings numbers of its own; not run", alt.commands)
                 continue
-            tried.add(alt.commands)
-            yield CommandsRetried(rank, alt.thoughts, alt.commands)
-            results = yield from self.dispatcher.stream(alt.parsed.calls)
-            if all(r.ok for r in results):
-                return rank, alt, results, gen
+            if alt.commands not in ran:
+                yield CommandsRetried(rank, alt.thoughts, alt.commands)
+                ran[alt.commands] = yield from self.dispatcher.stream(alt.parsed.calls)
+            results = ran[alt.commands]
+            if not all(r.ok for r in results):
+                continue
+            values = repr([r.value for r in results])
+            if values in first_vote:  # the second beam to reach these values: keep the first
+                kept_rank, kept, kept_gen = first_vote[values]
+                return kept_rank, kept, ran[kept.commands], kept_gen
+            first_vote[values] = (rank, alt, gen)
         return None
 
     def _alternatives(self, ask: AlternativesRequest) -> list[Generation]:

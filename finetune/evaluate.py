@@ -630,9 +630,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-reply-tokens", type=int, default=EVAL_REPLY_TOKENS,
                         help="reply token limit per turn (default: %(default)s)")  # fmt: skip
     parser.add_argument("--alternatives", type=int, default=DEFAULT_ALTERNATIVES, help="when a "
-                        "command fails, run the model's next most likely Commands lines, from "
-                        "this many by beam search; 0: keep the failed one (default: "
-                        "%(default)s, as Agent)")  # fmt: skip
+                        "command fails, rank this many readings by beam search and keep a "
+                        "result two agree on; 0: off (default: %(default)s, as Agent)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 

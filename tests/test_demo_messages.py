@@ -124,7 +124,7 @@ def test_a_retried_command_shows_both_attempts_in_order() -> None:
     backend = ScriptedBackend(
         [
             ' Two.<eot>\n<|Commands|>: Solve("x+y=3;x+y=4")<eoc>',
-            Alternatives([' Read again.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eoc>']),
+            Alternatives([' Read again.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eoc>'] * 2),
             " x = 2, y = 1.<eom>",
         ]
     )

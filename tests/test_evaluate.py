@@ -512,3 +512,28 @@ def test_shipped_adapter_says_so_when_its_calls_fail() -> None:
     finally:
         search.configure()
     assert len(made_up) <= 1, made_up
+
+
+@pytest.mark.slow
+def test_shipped_adapter_recovers_from_its_misread_system_by_retrying() -> None:
+    """Greedy decoding reads "find x and y" as a third equation ``x=y`` and the solver finds no
+    solution. Two of the model's next most likely readings (beam search) drop it, and agree:
+    with retries on, the turn keeps that reading and its solution. (A held-out question:
+    nothing here feeds training data.)"""
+    from agent.shipped import default_adapter
+
+    if default_adapter() is None:
+        pytest.skip("no default adapter is installed (`make adapter` trains one)")
+    question = "Given 7*x + y = 92 and also -2*x + y = -16, find x and y."
+    agent = Agent.default(device="cpu", alternatives=0)
+    first = agent.chat(question)
+    agent.reset()
+    agent.alternatives = 4
+    turn = agent.chat(question)
+    assert [c.ok for c in turn.commands] == [True]
+    assert ev.solve_matches(turn.commands[0].argument, {"x": 12, "y": 8})
+    assert "12" in turn.reply and "8" in turn.reply
+    if all(c.ok for c in first.commands):  # a later adapter that reads it right first time
+        assert turn.retried_from is None and turn.commands_text == first.commands_text
+    else:
+        assert turn.retried_from == first.commands_text

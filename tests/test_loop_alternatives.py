@@ -1,7 +1,8 @@
 """A failed command retried with the model's next most likely Commands lines (Agent.alternatives).
 
-On a scripted model, with the real Solve and Calculate plugins: which alternative is kept, what
-the model is shown, the events, what is never retried, and that a failed retry changes nothing.
+On a scripted model, with the real Solve and Calculate plugins: which alternative is kept (one
+that two beams agree on), what the model is shown, the events, what is never retried, and that
+a failed retry changes nothing.
 The real model's beam search runs in tests/test_backend_transformers.py and, on the shipped
 adapter, in tests/test_agent_default_model.py.
 """
@@ -28,6 +29,8 @@ SAME = ' Two equations again.<eot>\n<|Commands|>: Solve("x+y=3;x+y=4")<eoc>'
 NONE = " I just answer.<eot>\n<|Commands|>: None<eoc>"
 ALSO_FAILS = ' Maybe this.<eot>\n<|Commands|>: Solve("x=3;x=4")<eoc>'
 WORKS = ' Two equations, read again.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eoc>'
+WORKS_AGAIN = ' The two equations.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eoc>'
+SAME_VALUES = ' Swapped.<eot>\n<|Commands|>: Solve("x-y=1;x+y=3")<eoc>'
 REPLY = " x = 2 and y = 1.<eom>"
 
 
@@ -36,9 +39,9 @@ def make_agent(*script: object, **kw: object) -> tuple[Agent, ScriptedBackend]:
     return Agent(backend, **kw), backend  # type: ignore[arg-type]
 
 
-def test_the_first_alternative_whose_calls_all_succeed_is_kept() -> None:
-    alts = Alternatives([SAME, NONE, ALSO_FAILS, WORKS, ' Last.<eot>\n<|Commands|>: Solve("x=5")'])
-    agent, backend = make_agent(FAILS, alts, REPLY)
+def test_a_result_two_beams_agree_on_is_kept() -> None:
+    alts = Alternatives([SAME, NONE, ALSO_FAILS, WORKS, WORKS_AGAIN, SAME_VALUES])
+    agent, backend = make_agent(FAILS, alts, REPLY, alternatives=6)
     events = list(agent.stream("Solve x+y=3 and x-y=1."))
     turn = events[-1].turn  # type: ignore[union-attr]
     assert turn.retried_from == 'Solve("x+y=3;x+y=4")'
@@ -48,7 +51,8 @@ def test_the_first_alternative_whose_calls_all_succeed_is_kept() -> None:
     )
     assert [(c.argument, c.ok) for c in turn.commands] == [("x+y=3;x-y=1", True)]
     assert "x = 2" in turn.results_text and "y = 1" in turn.results_text
-    # The same line again and a line without calls are skipped; the fifth is never run.
+    # The failed line again and a line without calls are skipped; the fifth beam is the
+    # fourth's line, which is not run twice but is its second vote; the sixth is never run.
     retried = [e for e in events if isinstance(e, CommandsRetried)]
     assert [(e.rank, e.commands) for e in retried] == [
         (3, 'Solve("x=3;x=4")'),
@@ -69,6 +73,22 @@ def test_the_first_alternative_whose_calls_all_succeed_is_kept() -> None:
     assert "x+y=4" not in agent.transcript()
     assert turn.problems == []
     assert backend.remaining == 0
+
+
+def test_two_lines_that_reach_the_same_values_agree() -> None:
+    agent, _ = make_agent(FAILS, Alternatives([SAME_VALUES, WORKS]), REPLY)
+    turn = agent.chat("Solve x+y=3 and x-y=1.")
+    assert turn.commands_text == 'Solve("x-y=1;x+y=3")'  # the better-ranked of the two
+
+
+def test_one_working_beam_alone_is_not_enough() -> None:
+    # Every other beam fails or reaches other values: that reading may be another question.
+    other = ' Other.<eot>\n<|Commands|>: Solve("x+y=3;x-y=3")<eoc>'
+    agent, _ = make_agent(FAILS, Alternatives([WORKS, ALSO_FAILS, other]), " No result.<eom>")
+    events = list(agent.stream("Solve x+y=3 and x-y=1."))
+    turn = events[-1].turn  # type: ignore[union-attr]
+    assert turn.retried_from is None and turn.commands_text == 'Solve("x+y=3;x+y=4")'
+    assert [e.rank for e in events if isinstance(e, CommandsRetried)] == [1, 2, 3]
 
 
 def test_when_no_alternative_works_the_first_attempt_stands() -> None:
@@ -92,9 +112,9 @@ def test_the_number_of_alternatives_asked_for_is_the_agents_setting() -> None:
             seen.append(n)
             return super().alternatives(prompt, stop=stop, max_new_tokens=max_new_tokens, n=n)
 
-    backend = Counting([FAILS, Alternatives([ALSO_FAILS, WORKS]), REPLY])
+    backend = Counting([FAILS, Alternatives([WORKS, WORKS_AGAIN]), REPLY])
     turn = Agent(backend, alternatives=1).chat("Solve x+y=3 and x-y=1.")
-    # Only the first n are considered: the working line was ranked second.
+    # Only the first n are considered: the second vote was ranked second.
     assert seen == [1] and turn.retried_from is None
 
 
@@ -122,7 +142,7 @@ def test_a_refused_command_is_retried_but_a_timeout_is_not() -> None:
     registry.disable("Calculate")
     calc = ' Calculate.<eot>\n<|Commands|>: Calculate("6*7")<eoc>'
     solve = ' Solve.<eot>\n<|Commands|>: Solve("x=6*7")<eoc>'
-    agent, _ = make_agent(calc, Alternatives([solve]), " 42.<eom>", plugins=registry)
+    agent, _ = make_agent(calc, Alternatives([solve, solve]), " 42.<eom>", plugins=registry)
     turn = agent.chat("6*7?")
     assert turn.retried_from == 'Calculate("6*7")' and turn.commands[0].name == "Solve"
 
@@ -161,9 +181,11 @@ def test_a_backend_failure_while_ranking_leaves_history_unchanged() -> None:
 
 
 def test_a_batch_retries_as_a_single_turn_does() -> None:
-    alone, _ = make_agent(FAILS, Alternatives([WORKS]), REPLY)
+    alone, _ = make_agent(FAILS, Alternatives([WORKS, WORKS_AGAIN]), REPLY)
     expected = alone.chat("Solve x+y=3 and x-y=1.")
-    backend = ScriptedBackend([FAILS, NONE, Alternatives([WORKS]), REPLY, " Hello.<eom>"])
+    backend = ScriptedBackend(
+        [FAILS, NONE, Alternatives([WORKS, WORKS_AGAIN]), REPLY, " Hello.<eom>"]
+    )
     one = Agent(backend)
     two = one.copy(history=False)
     first, second = chat_batch([one, two], ["Solve x+y=3 and x-y=1.", "hi"])
@@ -176,7 +198,7 @@ def test_a_batch_retries_as_a_single_turn_does() -> None:
 
 
 def test_the_replaced_line_is_saved_and_loaded(tmp_path: Path) -> None:
-    agent, backend = make_agent(FAILS, Alternatives([WORKS]), REPLY)
+    agent, backend = make_agent(FAILS, Alternatives([WORKS, WORKS]), REPLY)
     agent.chat("Solve x+y=3 and x-y=1.")
     agent.save(tmp_path / "c.json")
     restored = Agent.load(tmp_path / "c.json", backend)
@@ -185,7 +207,7 @@ def test_the_replaced_line_is_saved_and_loaded(tmp_path: Path) -> None:
 
 
 def test_events_of_a_retried_turn_come_in_order() -> None:
-    agent, _ = make_agent(FAILS, Alternatives([WORKS]), REPLY)
+    agent, _ = make_agent(FAILS, Alternatives([WORKS, WORKS]), REPLY)
     kinds = [type(e).__name__ for e in agent.stream("Solve x+y=3 and x-y=1.")]
     tokens = [i for i, k in enumerate(kinds) if k == "Token"]
     retry = kinds.index("CommandsRetried")
@@ -201,7 +223,7 @@ def test_an_alternative_with_numbers_of_its_own_is_never_run() -> None:
     # from the question (and the first line) is run.
     first = ' Root.<eot>\n<|Commands|>: Calculate("sqrt(-4)")<eoc>'
     drops_sign = ' Root.<eot>\n<|Commands|>: Calculate("sqrt(4)")<eoc>'
-    agent, _ = make_agent(first, Alternatives([drops_sign]), " No result.<eom>")
+    agent, _ = make_agent(first, Alternatives([drops_sign, drops_sign]), " No result.<eom>")
     events = list(agent.stream("What is the square root of -4?"))
     turn = events[-1].turn  # type: ignore[union-attr]
     assert turn.retried_from is None and turn.commands_text == 'Calculate("sqrt(-4)")'
@@ -210,7 +232,8 @@ def test_an_alternative_with_numbers_of_its_own_is_never_run() -> None:
     first = ' Divide.<eot>\n<|Commands|>: Calculate("12/(3-3)")<eoc>'
     from_question = ' Divide.<eot>\n<|Commands|>: Calculate("12/3-3")<eoc>'
     invents = ' Divide.<eot>\n<|Commands|>: Calculate("12/4")<eoc>'
-    agent, _ = make_agent(first, Alternatives([invents, from_question]), " 1.<eom>")
+    alts = Alternatives([invents, invents, from_question, from_question])
+    agent, _ = make_agent(first, alts, " 1.<eom>")
     turn = agent.chat("Divide 12 by 3, then take away 3.")
     assert turn.retried_from == 'Calculate("12/(3-3)")'
     assert turn.commands_text == 'Calculate("12/3-3")'
