@@ -5,7 +5,7 @@ One user turn::
     prompt = meta-instruction + earlier turns + "<|Human|>: text<eoh>\\n<|Inner Thoughts|>:"
     phase 1: the model writes thoughts and a Commands line, until <eoc>
     dispatch: the plugins run; their results are formatted as MOSS's Results block
-    (if a command failed: the model's next most likely phase-1 outputs, run until one succeeds)
+    (if a command failed: the model's next most likely phase-1 outputs, see ``agent.retry``)
     phase 2: prompt + repaired phase-1 text + Results + "<|MOSS|>:", the model writes the reply
 
 Each phase passes the whole prompt to the backend; backends with a KV cache encode only the
@@ -19,17 +19,15 @@ import asyncio
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from agent import protocol
+from agent import protocol, retry
 from agent.backends.base import AlternativesBackend, Backend, Generation
 from agent.dispatch import (
     DEFAULT_ALTERNATIVES,
@@ -39,7 +37,7 @@ from agent.dispatch import (
     capabilities,
 )
 from agent.errors import BackendError, ConversationError, MossAgentError
-from agent.events import CommandsRetried, Event, Phase, Token, TurnDone
+from agent.events import Event, Phase, Token, TurnDone
 from agent.turn import CommandRecord, PhaseStats, Turn
 from plugins.registry import Registry, default_registry
 
@@ -116,9 +114,9 @@ class Agent:
         system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins).
 
         ``alternatives``: when a command fails (an error, a refusal; not a timeout), ask the
-        backend for this many most likely phase-1 outputs by beam search and keep the first
-        other Commands line whose calls all succeed; 0 turns this off. Backends without
-        ``alternatives`` (see ``AlternativesBackend``) never retry."""
+        backend for this many most likely phase-1 outputs by beam search and keep a result two
+        of them reach (``agent.retry``); 0 turns this off. Backends without ``alternatives``
+        (see ``AlternativesBackend``) never retry."""
         if alternatives < 0:
             raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
         self.backend = backend
@@ -251,7 +249,8 @@ class Agent:
         self, text: str
     ) -> Generator[Event | Request, Generation | list[Generation] | None, None]:
         """One turn as a coroutine: it yields events, and a ``GenerateRequest`` wherever the
-        model must write; whoever drives it sends back the ``Generation``. ``_turn`` streams each
+        model must write; whoever drives it sends back the ``Generation`` (for an
+        ``AlternativesRequest``, the list of them). ``_turn`` streams each
         one; ``agent.batch.chat_batch`` runs the requests of many turns as one batch."""
         started = time.perf_counter()
         human = protocol.neutralize(_clean(text))
@@ -264,11 +263,15 @@ class Agent:
         tools_started = time.perf_counter()
         results = yield from self.dispatcher.stream(phase1.parsed.calls)
         retried_from = None
-        if self._worth_retrying(results):
-            retried = yield from self._retry(prompt, phase1, human)
-            if retried is not None:
+        if self._can_retry() and retry.worth_retrying(results):
+            ask = AlternativesRequest(
+                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives
+            )
+            readings = cast(list[Generation], (yield ask))
+            kept = yield from retry.vote(readings, phase1, human, self.dispatcher)
+            if kept is not None:
                 retried_from = phase1.commands
-                _, phase1, results, gen1 = retried
+                phase1, results, gen1 = kept.phase1, kept.results, kept.generation
                 log.info("%s failed; kept %s", retried_from, phase1.commands)
         problems = list(phase1.problems)
         if gen1.stop is None:
@@ -316,65 +319,8 @@ class Agent:
         self.history.append(turn)
         yield TurnDone(turn)
 
-    def _worth_retrying(self, results: list[protocol.CommandResult]) -> bool:
-        # A timeout says the service is slow, not that the call was wrong: another call to it
-        # would most likely wait as long again.
-        return (
-            self.alternatives > 0
-            and isinstance(self.backend, AlternativesBackend)
-            and any(not r.ok for r in results)
-            and not any(r.timed_out for r in results)
-        )
-
-    def _retry(
-        self, prompt: str, first: protocol.Phase1, human: str
-    ) -> Generator[
-        Event | Request,
-        Generation | list[Generation] | None,
-        tuple[int, protocol.Phase1, list[protocol.CommandResult], Generation] | None,
-    ]:
-        """Run the model's next most likely Commands lines; keep a result two of them agree on.
-
-        Execution-guided decoding with a vote: a call that fails to run (an equation set with
-        no solution, an expression the calculator rejects, a disabled tool) may be a misreading
-        with a better reading close behind in the model's own ranking, or a question that has
-        no answer, for which every other reading is a different question. So a result is kept
-        only when two of the ``alternatives`` beams lead to it (the same values, by the same
-        line or another; the better-ranked line is kept); one beam alone is not enough. Measured
-        on the shipped adapter, keeping the first working line turned honest "no result"
-        replies into wrong answers on wordings nobody tuned for (README, "Retrying a failed
-        command"). Only lines with calls count, so a failed turn never turns into an answer
-        from memory, and only lines whose numbers all come from the user's text or the first
-        line (``sqrt(-4)`` failing is no licence to compute ``sqrt(4)``).
-        Returns (rank, phase 1, results, generation), or None to keep the failed attempt.
-        """
-        ask = AlternativesRequest(
-            prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives
-        )
-        gens = cast(list[Generation], (yield ask))
-        known = _numbers(human) | _numbers(first.commands)
-        ran: dict[str, list[protocol.CommandResult]] = {}  # Commands line -> its results
-        # The values a line's calls returned -> the best-ranked beam that reached them
-        first_vote: dict[str, tuple[int, protocol.Phase1, Generation]] = {}
-        for rank, gen in enumerate(gens, 1):
-            alt = protocol.parse_phase1(gen.text)
-            if not alt.parsed.calls or alt.commands == first.commands:
-                continue
-            if not _numbers(alt.commands) <= known:
-                log.info("alternative %s brings numbers of its own; not run", alt.commands)
-                continue
-            if alt.commands not in ran:
-                yield CommandsRetried(rank, alt.thoughts, alt.commands)
-                ran[alt.commands] = yield from self.dispatcher.stream(alt.parsed.calls)
-            results = ran[alt.commands]
-            if not all(r.ok for r in results):
-                continue
-            values = repr([r.value for r in results])
-            if values in first_vote:  # the second beam to reach these values: keep the first
-                kept_rank, kept, kept_gen = first_vote[values]
-                return kept_rank, kept, ran[kept.commands], kept_gen
-            first_vote[values] = (rank, alt, gen)
-        return None
+    def _can_retry(self) -> bool:
+        return self.alternatives > 0 and isinstance(self.backend, AlternativesBackend)
 
     def _alternatives(self, ask: AlternativesRequest) -> list[Generation]:
         backend = cast(AlternativesBackend, self.backend)
@@ -516,31 +462,6 @@ class Agent:
         agent = cls(backend, **kwargs) if backend is not None else cls.default(**kwargs)
         agent.load_history(path)
         return agent
-
-
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-def _numbers(text: str) -> set[str]:
-    """The numbers written in ``text``, thousands separators dropped, with a minus sign where
-    it is the number's own (after an operator, a bracket or a space) rather than a subtraction.
-
-    >>> sorted(_numbers("Given -2x - 2y = 14; 4x - y = -18, and 38,300 or 1.50"))
-    ['-18', '-2', '1.5', '14', '2', '38300', '4']
-    >>> sorted(_numbers('Solve("-2x-2y=14;x=-3")')), sorted(_numbers("sqrt(-4) vs sqrt(4)"))
-    (['-2', '-3', '14', '2'], ['-4', '4'])
-    """
-    found = set()
-    for m in _NUMBER.finditer(text):
-        value = format(Decimal(m.group().replace(",", "")).normalize(), "f")
-        i = m.start()
-        own_minus = i > 0 and text[i - 1] == "-" and (i < 2 or not _operand_end(text[i - 2]))
-        found.add("-" + value if own_minus else value)
-    return found
-
-
-def _operand_end(char: str) -> bool:
-    return char.isalnum() or char in ")]_."
 
 
 def _clean(text: str) -> str:

@@ -20,6 +20,7 @@ from agent import (
     CommandFinished,
     CommandsRetried,
     chat_batch,
+    retry,
 )
 from agent.backends.scripted import Alternatives, ScriptedBackend
 from plugins import Registry, default_registry
@@ -237,3 +238,21 @@ def test_an_alternative_with_numbers_of_its_own_is_never_run() -> None:
     turn = agent.chat("Divide 12 by 3, then take away 3.")
     assert turn.retried_from == 'Calculate("12/(3-3)")'
     assert turn.commands_text == 'Calculate("12/3-3")'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Given -2x - 2y = 14; 4x - y = -18", {"-2", "2", "14", "4", "-18"}),
+        ('Solve("-2x-2y=14;4x-y=-18")', {"-2", "2", "14", "4", "-18"}),
+        ("sqrt(-4)", {"-4"}),
+        ("5-4", {"5", "4"}),
+        ("(3)-4 and x-4", {"3", "4"}),
+        ("38,300 trees, $1.50, 100.0%", {"38300", "1.5", "100"}),
+        ("no numbers here", set()),
+    ],
+)
+def test_numbers_keep_a_minus_sign_only_where_it_is_the_numbers_own(
+    text: str, expected: set[str]
+) -> None:
+    assert retry.numbers(text) == expected
