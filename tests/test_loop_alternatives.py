@@ -24,6 +24,7 @@ from agent import (
 )
 from agent.backends.scripted import Alternatives, ScriptedBackend
 from plugins import Registry, default_registry
+from tests.test_loop import make_agent
 
 FAILS = ' Two equations.<eot>\n<|Commands|>: Solve("x+y=3;x+y=4")<eoc>'
 SAME = ' Two equations again.<eot>\n<|Commands|>: Solve("x+y=3;x+y=4")<eoc>'
@@ -33,11 +34,6 @@ WORKS = ' Two equations, read again.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eo
 WORKS_AGAIN = ' The two equations.<eot>\n<|Commands|>: Solve("x+y=3;x-y=1")<eoc>'
 SAME_VALUES = ' Swapped.<eot>\n<|Commands|>: Solve("x-y=1;x+y=3")<eoc>'
 REPLY = " x = 2 and y = 1.<eom>"
-
-
-def make_agent(*script: object, **kw: object) -> tuple[Agent, ScriptedBackend]:
-    backend = ScriptedBackend(list(script))  # type: ignore[arg-type]
-    return Agent(backend, **kw), backend  # type: ignore[arg-type]
 
 
 def test_a_result_two_beams_agree_on_is_kept() -> None:
