@@ -18,8 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent.dispatch import DEFAULT_ALTERNATIVES
 from agent.errors import MossAgentError
+from agent.retry import DEFAULT_ALTERNATIVES
 
 
 def _configure_search(args: argparse.Namespace) -> None:

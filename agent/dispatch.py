@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_COMMANDS = 4
-# Commands lines the Agent asks the model for when a command fails (see Agent(alternatives=)).
-DEFAULT_ALTERNATIVES = 4
 
 
 def capabilities(registry: Registry) -> list[Capability]:
@@ -123,17 +121,16 @@ class Dispatcher:
 
     def _result(self, call: Call, future: Future[Any], limit: float) -> CommandResult:
         layout = self._layout(call)
-        if not future.done():
+        timed_out = not future.done()
+        if timed_out:
             future.cancel()
             error = f"timed out after {limit:g} s"
-            log.log(self._log_level, "%s failed: %s", call.render(), error)
-            return CommandResult(call, layout=layout, error=error, timed_out=True)
-        if (exc := future.exception()) is not None:
+        elif (exc := future.exception()) is not None:
             error = f"{type(exc).__name__}: {exc}"
         else:
             return CommandResult(call, value=future.result(), layout=layout)
         log.log(self._log_level, "%s failed: %s", call.render(), error)
-        return CommandResult(call, layout=layout, error=error)
+        return CommandResult(call, layout=layout, error=error, timed_out=timed_out)
 
     def _layout(self, call: Call) -> Layout:
         if call.name in self.registry:
@@ -154,10 +151,4 @@ class Dispatcher:
         return None
 
 
-__all__ = [
-    "DEFAULT_ALTERNATIVES",
-    "DEFAULT_MAX_COMMANDS",
-    "DEFAULT_TIMEOUT",
-    "Dispatcher",
-    "capabilities",
-]
+__all__ = ["DEFAULT_MAX_COMMANDS", "DEFAULT_TIMEOUT", "Dispatcher", "capabilities"]

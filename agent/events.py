@@ -9,9 +9,9 @@ A turn streams as::
 model writes them) and ``"reply"`` for phase 2.
 
 ``CommandsRetried`` comes only when a command failed: the Agent then runs the model's next most
-likely Commands line (``Agent(alternatives=...)``), and the turn keeps the first whose calls all
-succeed. The thoughts streamed as tokens are the first attempt's; ``TurnDone.turn`` holds the
-ones kept.
+likely Commands lines (``Agent(alternatives=...)``, ``agent.retry``), each distinct line once,
+and keeps a result two of them agree on, or else the failed first attempt. The thoughts
+streamed as tokens are the first attempt's; ``TurnDone.turn`` holds the ones kept.
 """
 
 from __future__ import annotations

@@ -29,15 +29,10 @@ from typing import Any, cast
 
 from agent import protocol, retry
 from agent.backends.base import AlternativesBackend, Backend, Generation
-from agent.dispatch import (
-    DEFAULT_ALTERNATIVES,
-    DEFAULT_MAX_COMMANDS,
-    DEFAULT_TIMEOUT,
-    Dispatcher,
-    capabilities,
-)
+from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
 from agent.errors import BackendError, ConversationError, MossAgentError
 from agent.events import Event, Phase, Token, TurnDone
+from agent.retry import DEFAULT_ALTERNATIVES
 from agent.turn import CommandRecord, PhaseStats, Turn
 from plugins.registry import Registry, default_registry
 

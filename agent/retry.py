@@ -30,6 +30,7 @@ from agent.backends.base import Generation
 from agent.dispatch import Dispatcher
 from agent.events import CommandFinished, CommandsRetried, CommandStarted
 
+DEFAULT_ALTERNATIVES = 4  # readings asked for by default (Agent(alternatives=...))
 VOTES = 2  # readings that must reach the same values before a retry is kept
 
 
@@ -101,4 +102,4 @@ def _operand_end(char: str) -> bool:
     return char.isalnum() or char in ")]_."
 
 
-__all__ = ["VOTES", "Kept", "numbers", "vote", "worth_retrying"]
+__all__ = ["DEFAULT_ALTERNATIVES", "VOTES", "Kept", "numbers", "vote", "worth_retrying"]

@@ -51,8 +51,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.dispatch import DEFAULT_ALTERNATIVES, capabilities
+from agent.dispatch import capabilities
 from agent.errors import ConversationError, MossAgentError
+from agent.retry import DEFAULT_ALTERNATIVES
 
 if TYPE_CHECKING:
     from agent.loop import Agent

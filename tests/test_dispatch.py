@@ -57,6 +57,7 @@ def test_exceptions_and_timeouts_become_no_result(registry: Registry) -> None:
     boom, slow = Dispatcher(registry).run([Call("Boom", "fly"), Call("Sleep", "3")])
     assert boom.error == "RuntimeError: cannot fly"
     assert slow.error == "timed out after 0.3 s"
+    assert (boom.timed_out, slow.timed_out) == (False, True)
     text = format_results([boom, slow])
     assert text.count("'No result.'") == 2 and "cannot fly" not in text
 

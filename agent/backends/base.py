@@ -16,8 +16,8 @@ together, in one pass of the model per token.
 ``generate_all`` uses it where it exists and falls back to one prompt after another.
 
 A backend may also offer ``alternatives`` (see ``AlternativesBackend``): the few most likely
-completions of one prompt, by beam search. The Agent asks for them when a turn's commands fail
-to run, and runs the most likely other Commands line whose calls all succeed.
+completions of one prompt, by beam search. The Agent asks for them when a turn's command fails
+to run, and keeps a result two of them agree on (``agent.retry``).
 """
 
 from __future__ import annotations

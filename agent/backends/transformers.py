@@ -353,6 +353,7 @@ class TransformersBackend:
                     prompt_tokens=len(ids),
                     prefill_tokens=len(ids),
                     completion_tokens=len(tokens) + (cut is not None),
+                    # One search made them all: its whole time is each one's decode time.
                     prefill_seconds=0.0,
                     decode_seconds=seconds,
                 )
