@@ -60,7 +60,7 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class AlternativesRequest:
-    """A turn asking for the model's ``n`` most likely phase-1 outputs (see ``Agent._retry``)."""
+    """A turn asking for the model's ``n`` most likely phase-1 outputs (see ``agent.retry``)."""
 
     prompt: str
     stop: tuple[str, ...]
@@ -267,7 +267,7 @@ class Agent:
             if kept is not None:
                 retried_from = phase1.commands
                 phase1, results, gen1 = kept.phase1, kept.results, kept.generation
-                log.info("%s failed; kept %s", retried_from, phase1.commands)
+                log.info("%s failed; kept reading %d, %s", retried_from, kept.rank, phase1.commands)
         problems = list(phase1.problems)
         if gen1.stop is None:
             problems.append(f"phase 1 hit max_thought_tokens={self.max_thought_tokens}")
