@@ -10,9 +10,10 @@ When a turn's command fails, the Agent asks its backend for the few most likely 
   if it is the failed line again, or if it brings numbers found in neither the user's text nor
   the failed line (``sqrt(-4)`` failing is no licence to compute ``sqrt(4)``);
 - a result is kept only when two readings reach it (the same values, by the same line or
-  another), and then the better-ranked line. One reading alone is not enough: on the shipped
-  adapter, keeping the first reading that ran turned honest "no result" replies into wrong
-  answers on wordings nobody had tuned for (README, "Retrying a failed command").
+  another; numbers compared to 12 significant digits), and then the better-ranked line. One
+  reading alone is not enough: on the shipped adapter, keeping the first reading that ran
+  turned honest "no result" replies into wrong answers on wordings nobody had tuned for
+  (README, "Retrying a failed command").
 
 Each distinct line runs once; its events (``CommandsRetried``, then the dispatcher's) stream as
 they happen.
@@ -21,9 +22,10 @@ they happen.
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Hashable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any
 
 from agent import protocol
 from agent.backends.base import Generation
@@ -57,7 +59,7 @@ def vote(
     None to keep ``first`` and its failure."""
     known = numbers(human) | numbers(first.commands)
     ran: dict[str, list[protocol.CommandResult]] = {}  # Commands line -> its results
-    reached: dict[str, list[Kept]] = {}  # the values a line returned -> readings reaching them
+    reached: dict[Hashable, list[Kept]] = {}  # the values a line reached -> readings reaching them
     for rank, gen in enumerate(readings, 1):
         alt = protocol.parse_phase1(gen.text)
         if not alt.parsed.calls or alt.commands == first.commands:
@@ -70,11 +72,41 @@ def vote(
         results = ran[alt.commands]
         if not all(r.ok for r in results):
             continue
-        votes = reached.setdefault(repr([r.value for r in results]), [])
+        votes = reached.setdefault(agreement([r.value for r in results]), [])
         votes.append(Kept(rank, alt, results, gen))
         if len(votes) >= VOTES:
             return votes[0]
     return None
+
+
+_TWELVE_DIGITS = Context(prec=12)
+
+
+def agreement(value: Any) -> Hashable:
+    """What two readings must share to agree: their values, with numbers (and the number
+    strings the calculator returns) compared to 12 significant digits, so that ``2.7/6*15``
+    (6.750000000000001) and ``15*2.7/6`` (6.75) agree.
+
+    >>> agreement(["6.750000000000001", {"x": 2}]) == agreement([6.75, {"x": "2.0"}])
+    True
+    >>> agreement("6.75") == agreement("6.76"), agreement("sqrt(2)") == agreement("sqrt(3)")
+    (False, False)
+    """
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), agreement(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("seq", tuple(agreement(v) for v in value))
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int | float | str):
+        try:
+            number = Decimal(str(value).replace(",", "").strip())
+        except InvalidOperation:
+            return repr(value)
+        if not number.is_finite():
+            return repr(value)
+        return ("number", str(_TWELVE_DIGITS.plus(number).normalize()))
+    return repr(value)
 
 
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
@@ -102,4 +134,12 @@ def _operand_end(char: str) -> bool:
     return char.isalnum() or char in ")]_."
 
 
-__all__ = ["DEFAULT_ALTERNATIVES", "VOTES", "Kept", "numbers", "vote", "worth_retrying"]
+__all__ = [
+    "DEFAULT_ALTERNATIVES",
+    "VOTES",
+    "Kept",
+    "agreement",
+    "numbers",
+    "vote",
+    "worth_retrying",
+]

@@ -236,6 +236,38 @@ def test_an_alternative_with_numbers_of_its_own_is_never_run() -> None:
     assert turn.commands_text == 'Calculate("12/3-3")'
 
 
+def test_values_that_differ_only_in_float_rounding_agree() -> None:
+    # The real calculator: 0.1+0.2+0.3 prints 0.6000000000000001, 0.3+0.2+0.1 prints 0.6.
+    first = ' Add them.<eot>\n<|Commands|>: Calculate("0.1+0.2+0.3)")<eoc>'
+    left = ' Add them.<eot>\n<|Commands|>: Calculate("0.1+0.2+0.3")<eoc>'
+    right = ' Add them.<eot>\n<|Commands|>: Calculate("0.3+0.2+0.1")<eoc>'
+    agent, _ = make_agent(first, Alternatives([left, right]), " 0.6.<eom>")
+    turn = agent.chat("Add 0.1, 0.2 and 0.3.")
+    assert turn.commands_text == 'Calculate("0.1+0.2+0.3")'
+    assert turn.commands[0].result.endswith("'0.6000000000000001'")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("6.750000000000001", 6.75, True),
+        ("2.0999999999999996", "2.1", True),
+        ("6.75", "6.76", False),
+        ({"x": 2, "y": "1/2"}, {"y": "1/2", "x": "2.0"}, True),
+        ({"x": 2}, {"y": 2}, False),
+        ("1,000", 1000, True),
+        ("1E+999999", "1E+999999", True),  # no float overflow, no giant int
+        ("sqrt(2)", "sqrt(3)", False),
+        (["a", 1], ("a", 1.0), True),
+        (True, 1, False),
+    ],
+)
+def test_agreement_compares_numbers_to_12_significant_digits(
+    a: object, b: object, same: bool
+) -> None:
+    assert (retry.agreement(a) == retry.agreement(b)) is same
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
