@@ -13,6 +13,7 @@ from typing import TextIO
 from agent.errors import MossAgentError
 from agent.events import CommandFinished, CommandsRetried, CommandStarted, Token, TurnDone
 from agent.loop import Agent
+from agent.visible import visible_reply, visible_thoughts
 
 HELP = """commands:
   /reset          forget the conversation
@@ -56,13 +57,19 @@ def handle_command(agent: Agent, line: str) -> str:
 
 def render_turn(agent: Agent, text: str, write: Callable[[str], object]) -> None:
     """Stream one turn to ``write``: dim thoughts, tool calls as they run, then the reply."""
-    phase = None
+    phase, raw, shown = None, "", ""  # this phase's text so far, and what of it was written
     for event in agent.stream(text):
         if isinstance(event, Token):
             if event.phase != phase:
                 write("\n\x1b[2m(thinking) " if event.phase == "thoughts" else "\x1b[0m\nMOSS: ")
-                phase = event.phase
-            write(event.text)
+                phase, raw, shown = event.phase, "", ""
+            # Only the visible part: phase 1 goes on past the thoughts into "<eot>" and the
+            # Commands line, which the tool lines below show as they run.
+            raw += event.text
+            visible = (visible_thoughts if phase == "thoughts" else visible_reply)(raw)
+            if visible.startswith(shown) and visible != shown:
+                write(visible[len(shown) :])
+                shown = visible
         elif isinstance(event, CommandStarted):
             write(f"\x1b[0m\n  → {event.call.render()} …")
         elif isinstance(event, CommandFinished):

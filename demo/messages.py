@@ -29,8 +29,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.events import CommandFinished, CommandsRetried, CommandStarted, Event, Token, TurnDone
-from agent.protocol import COMMANDS, Call, CommandResult
+from agent.protocol import Call, CommandResult
 from agent.turn import Turn
+from agent.visible import visible_reply, visible_thoughts
 
 Message = dict[str, Any]
 
@@ -41,10 +42,6 @@ RUNNING = "Running…"
 LOG_CHARS = 48  # the result summary beside a tool's title: one short line
 TITLE_CHARS = 90  # long search queries are cut in the title; the full call is in the content
 
-# Any MOSS terminator (<eot>, <eoc>, ...) or marker ends the visible part of what the model
-# wrote; a trailing "<", "<eo" or "<|Comm" may be the start of one still being streamed.
-_TERMINATOR = re.compile(r"<eo\w>|<\|[A-Za-z ]{1,20}\|>")
-_PARTIAL_MARKER = re.compile(r"<(e|eo|eo\w|\|[A-Za-z ]{0,20}\|?)?$")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$])")
 
 
@@ -157,34 +154,6 @@ def turn_messages(view: TurnView) -> list[Message]:
     if view.error is not None:
         out.append(error_message(view.error))
     return out
-
-
-def visible_thoughts(phase1: str) -> str:
-    """The thoughts part of streamed phase-1 text: up to the first terminator or marker.
-
-    >>> visible_thoughts(' I should add.<eot>\\n<|Commands|>: Calculate("2+3")')
-    'I should add.'
-    >>> visible_thoughts(" Still think<eo")
-    'Still think'
-    """
-    text = phase1.split(COMMANDS, 1)[0]
-    return _cut_at_marker(text)
-
-
-def visible_reply(raw: str) -> str:
-    """The reply as streamed so far, cut where the model strays past its end.
-
-    >>> visible_reply(" 2 + 3 = 5.<eot> junk")
-    '2 + 3 = 5.'
-    """
-    return _cut_at_marker(raw)
-
-
-def _cut_at_marker(text: str) -> str:
-    match = _TERMINATOR.search(text)
-    if match is not None:
-        text = text[: match.start()]
-    return _PARTIAL_MARKER.sub("", text).strip()
 
 
 def tool_message(call: Call, result: CommandResult | None) -> Message:

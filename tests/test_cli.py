@@ -70,6 +70,9 @@ def test_terminal_chat_streams_and_handles_slash_commands(tmp_path: Path) -> Non
     text = out.getvalue()
     assert "Search" in text and "(Search disabled)" in text
     assert 'Calculate("6*7")' in text and "Calculate done" in text and "It is 42." in text
+    # Thoughts and reply are shown without the markers the model streams after them.
+    assert "(thinking) Calc." in text and "<eot>" not in text and "<|Commands|>" not in text
+    assert "<eom>" not in text
     assert f"(saved 1 turns to {save})" in text and f"(loaded 1 turns from {save})" in text
     assert "unknown command /nope" in text
     assert len(agent.history) == 1 and not agent.plugins.is_enabled("Search")
