@@ -9,16 +9,17 @@ because of a plugin.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Generator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Generator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
 from agent.events import CommandFinished, CommandStarted
-from agent.protocol import Call, Capability, CommandResult, Layout
+from agent.protocol import Call, Capability, CommandResult, Layout, format_result
 
 if TYPE_CHECKING:
-    from plugins.registry import Registry
+    from plugins.registry import Plugin, Registry
 
 log = logging.getLogger(__name__)
 
@@ -79,56 +80,53 @@ class Dispatcher:
         return the results in command order."""
         results: list[CommandResult | None] = [None] * len(calls)
         running: dict[Future[Any], tuple[int, float, float]] = {}  # future -> (index, start, limit)
-        # A pool per turn: a plugin that overruns its timeout keeps one worker thread of this
-        # pool busy, never the next turn's. Threads, not processes: plugins are mostly I/O
-        # (search) or bounded CPU (the calculator guards its own input).
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, min(len(calls), self.max_commands)), thread_name_prefix="plugin"
-        )
-        try:
-            for i, call in enumerate(calls):
-                refusal = self._refusal(i, call)
-                if refusal is not None:
-                    log.log(self._log_level, "%s %s", call.render(), refusal)
-                    results[i] = CommandResult(
-                        call, error=refusal, refused=True, layout=self._layout(call)
-                    )
-                    yield CommandFinished(i, results[i])  # type: ignore[arg-type]
-                    continue
-                plugin = self.registry.get(call.name)
-                yield CommandStarted(i, call)
-                limit = plugin.timeout or self.timeout
-                running[pool.submit(plugin, call.argument)] = (i, time.perf_counter(), limit)
-            while running:
-                now = time.perf_counter()
-                next_deadline = min(start + limit for _, start, limit in running.values())
-                done, _ = wait(
-                    running, timeout=max(0.0, next_deadline - now), return_when=FIRST_COMPLETED
+        for i, call in enumerate(calls):
+            refusal = self._refusal(i, call)
+            if refusal is not None:
+                log.log(self._log_level, "%s %s", call.render(), refusal)
+                results[i] = CommandResult(
+                    call, error=refusal, refused=True, layout=self._layout(call)
                 )
-                now = time.perf_counter()
-                for future in list(running):
-                    i, start, limit = running[future]
-                    if future not in done and now < start + limit:
-                        continue
-                    del running[future]
-                    result = self._result(calls[i], future, limit)
-                    result.duration = now - start
-                    results[i] = result
-                    yield CommandFinished(i, result)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+                yield CommandFinished(i, results[i])  # type: ignore[arg-type]
+                continue
+            plugin = self.registry.get(call.name)
+            yield CommandStarted(i, call)
+            limit = plugin.timeout or self.timeout
+            running[_start(plugin, call.argument)] = (i, time.perf_counter(), limit)
+        while running:
+            now = time.perf_counter()
+            next_deadline = min(start + limit for _, start, limit in running.values())
+            done, _ = wait(
+                running, timeout=max(0.0, next_deadline - now), return_when=FIRST_COMPLETED
+            )
+            now = time.perf_counter()
+            for future in list(running):
+                i, start, limit = running[future]
+                if future not in done and now < start + limit:
+                    continue
+                del running[future]
+                result = self._result(calls[i], future, limit)
+                result.duration = now - start
+                results[i] = result
+                yield CommandFinished(i, result)
         return [r for r in results if r is not None]
 
     def _result(self, call: Call, future: Future[Any], limit: float) -> CommandResult:
         layout = self._layout(call)
         timed_out = not future.done()
         if timed_out:
-            future.cancel()
             error = f"timed out after {limit:g} s"
         elif (exc := future.exception()) is not None:
             error = f"{type(exc).__name__}: {exc}"
         else:
-            return CommandResult(call, value=future.result(), layout=layout)
+            value = future.result()
+            result = CommandResult(call, value=value, layout=layout_of(value, layout))
+            try:
+                format_result(result)  # a value whose str() raises must not break the turn
+            except Exception as exc:
+                error = f"its {type(value).__name__} result cannot be shown: {exc}"
+            else:
+                return result
         log.log(self._log_level, "%s failed: %s", call.render(), error)
         return CommandResult(call, layout=layout, error=error, timed_out=timed_out)
 
@@ -151,4 +149,46 @@ class Dispatcher:
         return None
 
 
-__all__ = ["DEFAULT_MAX_COMMANDS", "DEFAULT_TIMEOUT", "Dispatcher", "capabilities"]
+def layout_of(value: Any, declared: Layout) -> Layout:
+    """How a returned value is laid out: by its shape (a mapping as fields, a list or tuple as
+    numbered snippets, anything else as one value). The declared layout (the plugin's return
+    annotation or ``layout=``) is for results without a value, so that a failure reads as the
+    plugin's successes do. Going by the value means a plugin that returns a string where it
+    promised a list is shown as one value, not as one snippet per character.
+
+    >>> layout_of(["a"], "value"), layout_of("ab", "snippets"), layout_of({"x": 1}, "value")
+    ('snippets', 'value', 'fields')
+    >>> layout_of(None, "snippets")
+    'snippets'
+    """
+    if value is None:
+        return declared
+    if isinstance(value, Mapping):
+        return "fields"
+    if isinstance(value, list | tuple):
+        return "snippets"
+    return "value"
+
+
+def _start(plugin: Plugin, argument: str) -> Future[Any]:
+    """Run one call in a thread of its own.
+
+    A daemon thread, not a pool's worker: a plugin that overruns its timeout is abandoned and
+    must not keep the program from exiting (a pool's threads are joined at exit). Threads,
+    not processes: plugins are mostly I/O (search) or bounded CPU (the calculator guards its
+    own input; the solver runs sympy in a process of its own).
+    """
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(plugin(argument))
+        except BaseException as exc:  # even SystemExit: a plugin must not end the program
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"plugin-{plugin.name}", daemon=True).start()
+    return future
+
+
+__all__ = ["DEFAULT_MAX_COMMANDS", "DEFAULT_TIMEOUT", "Dispatcher", "capabilities", "layout_of"]

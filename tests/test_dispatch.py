@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,8 @@ from agent.dispatch import Dispatcher
 from agent.events import CommandFinished, CommandStarted
 from agent.protocol import Call, format_results
 from plugins import Registry
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -102,3 +108,87 @@ def test_bad_settings_are_refused(registry: Registry) -> None:
         Dispatcher(registry, max_commands=0)
     with pytest.raises(ValueError, match="timeout"):
         Dispatcher(registry, timeout=0)
+
+
+def test_a_value_is_laid_out_by_its_shape_not_its_annotation() -> None:
+    reg = Registry()
+
+    @reg.plugin("Said")
+    def said(text: str) -> dict[str, str]:
+        return "not a dict"  # type: ignore[return-value]
+
+    @reg.plugin("Letters")
+    def letters(text: str) -> list[str]:
+        return text  # type: ignore[return-value]
+
+    @reg.plugin("Fields")
+    def fields(text: str):  # type: ignore[no-untyped-def]  # no annotation at all
+        return {"word": text, "length": len(text)}
+
+    @reg.plugin("Nothing")
+    def nothing(text: str) -> list[str]:
+        return []
+
+    results = Dispatcher(reg).run(
+        [Call("Said", "x"), Call("Letters", "abc"), Call("Fields", "hey"), Call("Nothing", "x")]
+    )
+    assert all(r.ok for r in results)
+    assert format_results(results).split("\n") == [
+        "Said(\"x\") => 'not a dict'",
+        "Letters(\"abc\") => 'abc'",  # one value, not a snippet per character
+        'Fields("hey") =>',
+        "word = hey",
+        "length = 3",
+        'Nothing("x") =>',  # an empty list reads as the declared layout's "no result"
+        "No result.",
+    ]
+
+
+def test_a_value_that_cannot_be_shown_fails_its_command_only() -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise ValueError("no text for this")
+
+    reg = Registry()
+
+    @reg.plugin("Odd")
+    def odd(text: str) -> object:
+        return Unprintable()
+
+    @reg.plugin("Echo")
+    def echo(text: str) -> str:
+        return text
+
+    odd_result, echo_result = Dispatcher(reg).run([Call("Odd", "x"), Call("Echo", "y")])
+    assert odd_result.error == "its Unprintable result cannot be shown: no text for this"
+    assert echo_result.ok
+    assert format_results([odd_result, echo_result]) == (
+        "Odd(\"x\") => 'No result.'\nEcho(\"y\") => 'y'"
+    )
+
+
+def test_a_plugin_that_never_returns_does_not_keep_the_program_alive() -> None:
+    # The call is abandoned at its timeout; the program must still exit when it is done.
+    code = textwrap.dedent(
+        """
+        import threading
+        from agent.dispatch import Dispatcher
+        from agent.protocol import Call
+        from plugins import Registry
+
+        reg = Registry()
+
+        @reg.plugin("Hang", timeout=0.2)
+        def hang(text: str) -> str:
+            threading.Event().wait()  # forever
+            return text
+
+        [result] = Dispatcher(reg).run([Call("Hang", "x")])
+        print(result.error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "timed out after 0.2 s"
