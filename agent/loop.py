@@ -19,16 +19,18 @@ import asyncio
 import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from agent import protocol, retry
 from agent.backends.base import AlternativesBackend, Backend, Generation
+from agent.clip import fit_results
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
 from agent.errors import BackendError, ConversationError, MossAgentError
 from agent.events import Event, Phase, Token, TurnDone
@@ -274,6 +276,17 @@ class Agent:
         if phase1.parsed.errors and not phase1.parsed.calls:
             problems.append("unreadable Commands line treated as None")
         tools_seconds = time.perf_counter() - tools_started
+        # The prompt was fitted with RESULTS_RESERVE_TOKENS for results; a plugin may return
+        # far more. Cut it to the room left, so the turn still has its reply.
+        before_results = prompt + protocol.results_prefix(phase1.thoughts, phase1.commands, "")
+        room = (
+            self.backend.context_length
+            - self.backend.count_tokens(before_results)
+            - self.max_reply_tokens
+        )
+        results, cut = fit_results(results, room, self.backend.count_tokens)
+        if cut is not None:
+            problems.append(cut)
         results_text = protocol.format_results(results)
 
         prompt2 = prompt + protocol.results_prefix(phase1.thoughts, phase1.commands, results_text)
@@ -465,7 +478,11 @@ def _clean(text: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A new file is readable by its owner only (conversations are private by default); a file
+    written over keeps the permissions it had.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -473,6 +490,8 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -497,9 +516,22 @@ def read_conversation(path: Path) -> dict[str, Any]:
         )
     if not isinstance(data.get("turns"), list):
         raise ConversationError(f"{path} has no list of turns.")
-    try:
-        for t in data["turns"]:
+    for i, t in enumerate(data["turns"], 1):
+        try:
             Turn.from_dict(t)
-    except (TypeError, KeyError) as exc:
-        raise ConversationError(f"{path} has a malformed turn: {exc}") from exc
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise ConversationError(
+                f"{path} has a malformed turn (number {i}): {type(exc).__name__}: {exc}"
+            ) from exc
+    plugins = data.get("plugins", {})
+    if not isinstance(plugins, dict) or not all(isinstance(v, bool) for v in plugins.values()):
+        raise ConversationError(
+            f'{path}: "plugins" must map plugin names to true or false, '
+            f'as in {{"Search": false}}; it is {json.dumps(plugins)[:80]}.'
+        )
+    if not isinstance(data.get("meta_instruction"), str | None):
+        raise ConversationError(f'{path}: "meta_instruction" must be text or null.')
+    presets = get_args(protocol.Preset)
+    if data.get("preset", presets[0]) not in presets:
+        raise ConversationError(f'{path}: "preset" must be one of {", ".join(presets)}.')
     return data

@@ -170,6 +170,37 @@ def test_context_policy_drops_oldest_turns_from_the_prompt_only(
     assert "left out of the prompt" in caplog.text
 
 
+def test_results_too_long_for_the_context_are_cut_so_the_reply_still_fits() -> None:
+    reg = Registry()
+
+    @reg.plugin("Read")
+    def read(name: str) -> str:
+        return "lorem ipsum " * 3000  # about 36,000 characters
+
+    @reg.plugin("List")
+    def listing(name: str) -> list[str]:
+        return [f"line {i} " * 20 for i in range(500)]
+
+    commands = ' Read it.<eot>\n<|Commands|>: Read("a"), List("b")<eoc>'
+    backend = ScriptedBackend([commands, " Done.<eom>"], context_length=2048)
+    agent = Agent(backend, plugins=reg, max_reply_tokens=256)
+    turn = agent.chat("Read a and list b.")
+    prompt2 = backend.prompts[1]
+    assert backend.count_tokens(prompt2) + 256 <= 2048
+    assert any(p.startswith("results cut to fit the context") for p in turn.problems)
+    # What the model was shown is what the turn records: both results, each marked as cut.
+    read_text, list_text = (c.result for c in turn.commands)
+    assert read_text.startswith('Read("a") => \'lorem ipsum') and read_text.endswith("…'")
+    assert list_text.startswith('List("b") =>\n<|1|>: \'line 0 ') and "…" in list_text
+    assert turn.results_text in prompt2 and turn.reply == "Done."
+
+
+def test_results_that_fit_are_not_cut() -> None:
+    agent, _ = make_agent(CALC, REPLY, plugins=default_registry())
+    turn = agent.chat("What is 4/7?")
+    assert turn.problems == [] and "…" not in turn.results_text
+
+
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     agent, _ = make_agent(CALC, REPLY, plugins=default_registry())
     agent.chat("What is 4/7?")
@@ -201,6 +232,16 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["conv.json"], "no temp file left behind"
 
 
+def test_saving_over_a_file_keeps_its_permissions(tmp_path: Path) -> None:
+    agent, _ = make_agent()
+    path = tmp_path / "conv.json"
+    agent.save(path)
+    assert path.stat().st_mode & 0o777 == 0o600  # a new conversation is private
+    path.chmod(0o640)
+    agent.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -208,6 +249,16 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         ('{"format": "other"}', "not a moss-agent conversation"),
         ('{"format": "moss-agent/conversation", "version": 99, "turns": []}', "Upgrade"),
         ('{"format": "moss-agent/conversation", "version": 1, "turns": [{"x": 1}]}', "malformed"),
+        ('{"format": "moss-agent/conversation", "version": 1, "turns": ["x"]}', "number 1"),
+        (
+            '{"format": "moss-agent/conversation", "version": 1, "turns": [], '
+            '"plugins": ["Search"]}',
+            "must map plugin names to true or false",
+        ),
+        (
+            '{"format": "moss-agent/conversation", "version": 1, "turns": [], "preset": "x"}',
+            "must be one of moss, short",
+        ),
     ],
 )
 def test_bad_conversation_files_give_clear_errors(
