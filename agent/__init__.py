@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 # (which `plugins` does) never loads the loop, and the two packages cannot import in a circle.
 _EXPORTS = {
     "Agent": "agent.loop",
-    "InputTooLongError": "agent.loop",
     "Backend": "agent.backends.base",
     "Generation": "agent.backends.base",
     "BackendError": "agent.errors",
     "ConversationError": "agent.errors",
+    "InputTooLongError": "agent.errors",
     "ModelNotAvailableError": "agent.errors",
     "MossAgentError": "agent.errors",
     "PluginError": "agent.errors",
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from agent.errors import (
         BackendError,
         ConversationError,
+        InputTooLongError,
         ModelNotAvailableError,
         MossAgentError,
         PluginError,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
         Token,
         TurnDone,
     )
-    from agent.loop import Agent, InputTooLongError
+    from agent.loop import Agent
     from agent.turn import CommandRecord, PhaseStats, Turn
 
 

@@ -21,3 +21,7 @@ class ModelNotAvailableError(BackendError):
 
 class ConversationError(MossAgentError, ValueError):
     """A saved conversation could not be read (wrong version, bad JSON, missing fields)."""
+
+
+class InputTooLongError(ConversationError):
+    """The user's text alone does not fit the model's context."""

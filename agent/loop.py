@@ -32,7 +32,7 @@ from agent import protocol, retry
 from agent.backends.base import AlternativesBackend, Backend, Generation
 from agent.clip import fit_results
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
-from agent.errors import BackendError, ConversationError, MossAgentError
+from agent.errors import BackendError, ConversationError, InputTooLongError, MossAgentError
 from agent.events import Event, Phase, Token, TurnDone
 from agent.retry import DEFAULT_ALTERNATIVES
 from agent.turn import CommandRecord, PhaseStats, Turn
@@ -44,10 +44,6 @@ SAVE_FORMAT = "moss-agent/conversation"
 SAVE_VERSION = 1
 # Results are appended between the phases; keep room for them when fitting history into context.
 RESULTS_RESERVE_TOKENS = 400
-
-
-class InputTooLongError(ConversationError):
-    """The user's text alone does not fit the model's context."""
 
 
 @dataclass(frozen=True)
