@@ -350,7 +350,7 @@ class PluginTool(BaseTool):
         [result] = self._dispatcher.run([Call(self.plugin.name, str(argument))])
         if result.error is not None:
             raise ToolException(f"{result.call.render()} failed: {result.error}")
-        return format_value(result.value, self.plugin.layout)
+        return format_value(result.value, result.layout)  # laid out by its shape (dispatch)
 
 
 def plugin_as_langchain_tool(plugin: Plugin) -> BaseTool:
