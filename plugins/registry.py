@@ -12,20 +12,34 @@ The return value decides how the Results block shows it (see ``agent.protocol.fo
 ``list`` of strings -> numbered ``<|n|>: "snippet"`` lines. Raise any exception to fail: the
 model sees ``No result.``, the exception is kept for logs and the UI.
 
+An ``async def`` plugin works too: each call runs the coroutine to completion on a fresh event
+loop in the dispatcher's worker thread (``asyncio.run``), so it shares no loop with the caller.
+
+Names are unique per registry. Defining the same function again (same module, same qualified
+name: a re-run notebook cell, ``importlib.reload``) replaces the old plugin and keeps its enabled
+flag; any other plugin that takes a used name is refused with an error that says how to resolve it.
+
 Built-ins register exactly like third-party packages: through the ``moss_agent.plugins``
-entry-point group, whose values are modules that define decorated functions.
+entry-point group, whose values are modules that define decorated functions. A built-in module
+that fails to load (say the user registered ``Calculate`` first) is reported like a broken
+package, and the rest still load.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib
 import inspect
 import logging
+import math
+import numbers
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_type_hints
 
 from agent.errors import PluginError
 from agent.protocol import Layout
@@ -84,6 +98,78 @@ def _layout_from_annotation(func: Callable[..., Any]) -> Layout:
     return "value"
 
 
+def _synchronous(func: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``func`` (an ``async def``) as a plain function that returns the awaited value.
+
+    The dispatcher calls plugins in worker threads, which have no event loop; a fresh one per
+    call keeps plugins from sharing loop-bound state across threads. ``functools.wraps`` keeps
+    the name, qualified name, module and docstring, so re-registration and error messages see
+    the original function.
+    """
+
+    @functools.wraps(func)
+    def run(argument: str) -> Any:
+        return asyncio.run(func(argument))
+
+    return run
+
+
+def _check_name(name: str | None, func: Callable[..., Any]) -> str:
+    if name is None:
+        name = getattr(func, "__name__", "")
+    elif not isinstance(name, str) or not name:
+        raise PluginError(
+            f"Plugin name {name!r} is not a command name: give one such as "
+            "@plugin('Calculate'), or leave it out to use the function's name."
+        )
+    if not name.isidentifier() or name == "None":
+        raise PluginError(
+            f"Plugin name {name!r} cannot be written as a MOSS command: use an identifier such "
+            "as 'Calculate' (and not 'None', which means 'no command')."
+        )
+    return name
+
+
+def _check_line(name: str, what: str, text: str | None) -> None:
+    # Label and API line are each written into one line of the meta-instruction: a line break
+    # would let a plugin add lines of its own to the system text the model reads.
+    if text is None:
+        return
+    if not isinstance(text, str) or not text.strip() or text.splitlines() != [text]:
+        raise PluginError(
+            f"Plugin {name}'s {what} must be one line of text, got {text!r}: write it on one "
+            f"line without line breaks, or leave {what}= out for the default."
+        )
+
+
+def _check_timeout(name: str, timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    # bool is an int, and inf would overflow the dispatcher's wait: both are mistakes.
+    if isinstance(timeout, numbers.Real) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+        if math.isfinite(seconds) and seconds > 0:
+            return seconds
+    raise PluginError(
+        f"Plugin {name}'s timeout must be a positive number of seconds, got {timeout!r}: "
+        "write e.g. timeout=2.0, or leave it out for the dispatcher's default."
+    )
+
+
+def _check_layout(name: str, layout: object) -> None:
+    layouts = get_args(Layout)
+    if layout is not None and layout not in layouts:
+        raise PluginError(
+            f"Plugin {name}'s layout must be one of {', '.join(map(repr, layouts))}, got "
+            f"{layout!r}; or leave it out to read it from the return annotation."
+        )
+
+
+def _one_line(text: str) -> str:
+    """Line breaks as spaces: a description is shown on one line (``moss-agent plugins``)."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def make_plugin(
     func: Callable[..., Any],
     name: str | None = None,
@@ -94,15 +180,18 @@ def make_plugin(
     timeout: float | None = None,
     description: str | None = None,
 ) -> Plugin:
-    """Build a ``Plugin`` from a function, checking its contract now rather than at call time."""
+    """Build a ``Plugin`` from a function, checking its contract now rather than at call time.
+
+    An ``async def`` function becomes a plain one that runs it to completion (see
+    ``_synchronous``): the dispatcher gets the value, not a coroutine object.
+    """
     if not callable(func):
         raise PluginError(f"A plugin must be callable, got {type(func).__name__}.")
-    name = name or func.__name__
-    if not name.isidentifier() or name == "None":
-        raise PluginError(
-            f"Plugin name {name!r} cannot be written as a MOSS command: use an identifier such "
-            "as 'Calculate' (and not 'None', which means 'no command')."
-        )
+    name = _check_name(name, func)
+    _check_line(name, "label", label)
+    _check_line(name, "api", api)
+    _check_layout(name, layout)
+    seconds = _check_timeout(name, timeout)
     params = [
         p
         for p in inspect.signature(func).parameters.values()
@@ -115,15 +204,16 @@ def make_plugin(
             f"`def {getattr(func, '__name__', 'f')}(query: str)`; it takes {len(params)}."
         )
     arg = params[0].name
-    doc = inspect.getdoc(func) or ""
+    if description is None:
+        description = re.split(r"\n\s*\n", inspect.getdoc(func) or "", maxsplit=1)[0]
     return Plugin(
         name=name,
         label=label or name,
         api=api or f"{name}({arg})",
-        description=description if description is not None else doc.split("\n\n")[0],
-        func=func,
+        description=_one_line(description),
+        func=_synchronous(func) if inspect.iscoroutinefunction(func) else func,
         layout=layout or _layout_from_annotation(func),
-        timeout=timeout,
+        timeout=seconds,
         source=getattr(func, "__module__", "") or "",
     )
 
@@ -146,18 +236,29 @@ class Registry:
     def add(
         self, plugin: Plugin, *, enabled: bool = True, replace_existing: bool = False
     ) -> Plugin:
+        """Register ``plugin``; a name already taken raises, unless it is a re-definition.
+
+        A re-definition (same module, same qualified name) replaces the old plugin and keeps
+        its enabled flag, so that re-running a notebook cell or reloading a module works.
+        """
         with self._lock:
             old = self._plugins.get(plugin.name)
             if old is not None and not replace_existing:
-                raise PluginError(
-                    f"There is already a plugin called {plugin.name!r} (from {old.source or '?'}); "
-                    f"{plugin.source or 'the new one'} cannot take the same name. Choose another "
-                    f"name, e.g. @plugin('{plugin.name}2', ...), or call "
-                    f"registry.remove({plugin.name!r}) first to replace it on purpose."
-                )
+                if not _redefines(old, plugin):
+                    raise self._clash(old, plugin)
+                enabled = self._enabled[plugin.name]
             self._plugins[plugin.name] = plugin
             self._enabled[plugin.name] = enabled
             return plugin
+
+    def _clash(self, old: Plugin, new: Plugin) -> PluginError:
+        remove = "plugins.installed.remove" if self is installed else "registry.remove"
+        return PluginError(
+            f"There is already a plugin called {new.name!r} (from {old.source or '?'}); "
+            f"{new.source or 'the new one'} cannot take the same name. Choose another "
+            f"name, e.g. @plugin('{new.name}2', ...), or call "
+            f"{remove}({new.name!r}) first to replace it on purpose."
+        )
 
     def plugin(
         self,
@@ -169,6 +270,7 @@ class Registry:
         timeout: float | None = None,
     ) -> Callable[[F], F]:
         """Decorator: register ``func`` here and return it unchanged."""
+        _check_not_bare(name)
 
         def decorate(func: F) -> F:
             self.add(make_plugin(func, name, label=label, api=api, layout=layout, timeout=timeout))
@@ -246,10 +348,18 @@ class Registry:
                     self.add(p)
         return found
 
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[LoadError]:
-        """Load every installed plugin package; report failures by package instead of raising."""
+    def load_entry_points(
+        self, group: str = ENTRY_POINT_GROUP, *, skip: Collection[str] = ()
+    ) -> list[LoadError]:
+        """Load every installed plugin package; report failures by package instead of raising.
+
+        ``skip`` names entry-point values (modules) not to load, e.g. built-ins that already
+        failed and were reported: importing them again would fail and be reported twice.
+        """
         errors: list[LoadError] = []
         for ep in entry_points(group=group):
+            if ep.value in skip:
+                continue
             package = ep.dist.name if ep.dist is not None else ep.value
             try:
                 obj = ep.load()
@@ -263,16 +373,36 @@ class Registry:
                         if p.name not in self:
                             self.add(p)
             except Exception as exc:  # a broken package must not stop the others
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = _reason(exc)
                 log.warning("plugin package %s (%s) failed to load: %s", package, ep.value, reason)
                 errors.append(LoadError(package=package, entry_point=ep.value, reason=reason))
         return errors
 
 
+def _redefines(old: Plugin, new: Plugin) -> bool:
+    """Whether ``new`` is the same function defined again (a re-run cell, a reloaded module).
+
+    Module and qualified name identify a definition across re-runs; the function object and
+    its code differ each time. An async plugin's wrapper carries the original's names. Lambdas
+    and functions made inside another (``<locals>``: a factory such as ``from_langchain``) share
+    one qualified name between different tools, so those never count as a re-definition.
+    """
+    qualname = getattr(new.func, "__qualname__", None)
+    if qualname is None or "<" in qualname:
+        return False
+    same_function = getattr(old.func, "__qualname__", None) == qualname
+    return bool(old.source) and old.source == new.source and same_function
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 # Every plugin defined in this process through the module-level ``plugin`` decorator.
 installed = Registry()
 _discovery_lock = threading.Lock()
-_discovered: list[LoadError] | None = None
+_builtin_errors: list[LoadError] | None = None  # None: built-ins not imported yet
+_discovered: list[LoadError] | None = None  # None: entry points not loaded yet
 
 # The built-in modules, loaded exactly as entry points are; listed here as well so that a
 # source checkout that was never pip-installed still has its own tools.
@@ -295,6 +425,8 @@ def plugin(
     ...     return text
     """
 
+    _check_not_bare(name)
+
     def decorate(func: F) -> F:
         p = make_plugin(func, name, label=label, api=api, layout=layout, timeout=timeout)
         installed.add(p)
@@ -304,15 +436,47 @@ def plugin(
     return decorate
 
 
-def discover(*, entry_points_too: bool = True) -> list[LoadError]:
-    """Load built-ins and (once per process) installed plugin packages; return their failures."""
-    global _discovered
-    with _discovery_lock:
-        for module in BUILTIN_MODULES:
+def _check_not_bare(name: object) -> None:
+    # ``@plugin`` without parentheses passes the function as the name and would silently
+    # replace it with the inner decorator.
+    if callable(name):
+        raise PluginError(
+            "Write @plugin() or @plugin('Name') with parentheses: bare @plugin would replace "
+            f"{getattr(name, '__name__', 'the function')} instead of registering it."
+        )
+
+
+def _load_builtins() -> list[LoadError]:
+    """Import each built-in module; one that fails is reported like a broken package.
+
+    A built-in can fail because the user registered its name first (``@plugin("Calculate")``
+    before the first Agent): the user's plugin wins, and the other built-ins still load.
+    """
+    errors: list[LoadError] = []
+    for module in BUILTIN_MODULES:
+        try:
             importlib.import_module(module)
+        except Exception as exc:  # one built-in must not stop the others, nor every Agent()
+            reason = _reason(exc)
+            log.warning("built-in plugin module %s failed to load: %s", module, reason)
+            errors.append(LoadError(package="moss-agent", entry_point=module, reason=reason))
+    return errors
+
+
+def discover(*, entry_points_too: bool = True) -> list[LoadError]:
+    """Load built-ins and installed plugin packages, once per process; return their failures.
+
+    ``entry_points_too=False`` loads only the built-ins (and returns the entry-point failures
+    only if an earlier call already loaded the entry points).
+    """
+    global _builtin_errors, _discovered
+    with _discovery_lock:
+        if _builtin_errors is None:
+            _builtin_errors = _load_builtins()
         if entry_points_too and _discovered is None:
-            _discovered = installed.load_entry_points()
-        return list(_discovered or [])
+            failed = {e.entry_point for e in _builtin_errors}
+            _discovered = installed.load_entry_points(skip=failed)
+        return _builtin_errors + (_discovered or [])
 
 
 def default_registry(*, entry_points_too: bool = True) -> Registry:
