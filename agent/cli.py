@@ -18,8 +18,29 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agent.dispatch import DEFAULT_MAX_COMMANDS
 from agent.errors import MossAgentError
 from agent.retry import DEFAULT_ALTERNATIVES
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (counts, sizes, limits)."""
+    return _whole(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0 (0 turns the thing off)."""
+    return _whole(text, 0)
+
+
+def _whole(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"give a whole number of at least {least}, not {text!r}")
+    return value
 
 
 def _configure_search(args: argparse.Namespace) -> None:
@@ -44,9 +65,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
     p.add_argument("--base-only", action="store_true", help="do not load the default adapter")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--alternatives", type=int, default=DEFAULT_ALTERNATIVES, help="when a "
-                   "command fails, rank this many readings by beam search and keep a result "
-                   "two agree on; 0: off (default: %(default)s)")  # fmt: skip
+    p.add_argument("--alternatives", type=non_negative_int, default=DEFAULT_ALTERNATIVES,
+                   help="when a command fails, rank this many readings by beam search and "
+                   "keep a result two agree on; 0: off (default: %(default)s)")  # fmt: skip
     _add_search_flags(p)
 
 
@@ -80,7 +101,16 @@ def cmd_call(args: argparse.Namespace) -> int:
     parsed = parse_commands(args.commands)
     for error in parsed.errors:
         print(f"warning: {error}", file=sys.stderr)
-    results = Dispatcher(default_registry(), max_commands=args.max_commands).run(parsed.calls)
+    if not parsed.calls and not parsed.is_none:
+        print(
+            f"error: no command in {args.commands!r}: write the whole Commands line as one "
+            """argument, e.g. moss-agent call 'Calculate("2^10")'""",
+            file=sys.stderr,
+        )
+        return 2
+    # Quiet: the failures are printed below, once, rather than logged as well.
+    dispatcher = Dispatcher(default_registry(), max_commands=args.max_commands, quiet=True)
+    results = dispatcher.run(parsed.calls)
     print(f"{RESULTS}:\n{format_results(results)}\n{EOR}")
     for r in results:
         if r.error:
@@ -103,12 +133,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from transformers.utils import logging as transformers_logging
+
+    # `ask` is for scripts: no loading bars on stderr, which carries only what went wrong.
+    transformers_logging.disable_progress_bar()
     agent = _build_agent(args)
     turn = agent.chat(args.question)
     if args.json:
         print(json.dumps(turn.to_dict(), ensure_ascii=False, indent=1))
     else:
         print(turn.reply)
+        # What went wrong along the way (a token limit hit, a repaired line), for the reader.
+        for problem in turn.problems:
+            print(f"note: {problem}", file=sys.stderr)
     return 0
 
 
@@ -162,7 +199,9 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
     p = sub.add_parser("call", help="run a Commands line and print the Results block")
     p.add_argument("commands", help='e.g. \'Search("q"), Calculate("1+2")\'')
-    p.add_argument("--max-commands", type=int, default=4)
+    p.add_argument("--max-commands", type=positive_int, default=DEFAULT_MAX_COMMANDS,
+                   help="calls run at most; the rest are refused "
+                   "(default: %(default)s)")  # fmt: skip
     _add_search_flags(p)
     p.set_defaults(func=cmd_call)
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
+from agent.cli import non_negative_int, positive_int
 from agent.dispatch import capabilities
 from agent.errors import ConversationError, MossAgentError
 from agent.retry import DEFAULT_ALTERNATIVES
@@ -140,8 +141,14 @@ def _read_jsonl(path: str | Path) -> list[tuple[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise ConversationError(f"{p} does not exist: give a JSONL file, one JSON object a line.")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConversationError(
+            f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8 JSONL."
+        ) from None
     out = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 out.append((f"{p.name} line {lineno}", json.loads(line)))
@@ -623,16 +630,17 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     outage.add_argument("--no-tools", action="store_true", help="disable every plugin")
     outage.add_argument("--fail-tools", action="store_true", help="list the plugins as enabled "
                         "but make every call fail, as in an outage")  # fmt: skip
-    parser.add_argument("--limit", type=int, help="evaluate only the first N cases")
-    parser.add_argument("--batch-size", type=int, default=1, help="cases run together: "
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N cases")
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="cases run together: "
                         "faster, but latency is then per batch (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--max-thought-tokens", type=int, default=EVAL_THOUGHT_TOKENS,
+    parser.add_argument("--max-thought-tokens", type=positive_int, default=EVAL_THOUGHT_TOKENS,
                         help="phase-1 token limit per turn (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--max-reply-tokens", type=int, default=EVAL_REPLY_TOKENS,
+    parser.add_argument("--max-reply-tokens", type=positive_int, default=EVAL_REPLY_TOKENS,
                         help="reply token limit per turn (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--alternatives", type=int, default=DEFAULT_ALTERNATIVES, help="when a "
-                        "command fails, rank this many readings by beam search and keep a "
-                        "result two agree on; 0: off (default: %(default)s, as Agent)")  # fmt: skip
+    parser.add_argument("--alternatives", type=non_negative_int, default=DEFAULT_ALTERNATIVES,
+                        help="when a command fails, rank this many readings by beam search "
+                        "and keep a result two agree on; 0: off (default: %(default)s, as "
+                        "Agent)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 

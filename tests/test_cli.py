@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.backends.scripted import ScriptedBackend
 from agent.loop import Agent
-from agent.terminal import run_terminal
+from agent.terminal import render_turn, run_terminal
 
 
 def moss_agent(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +41,24 @@ def test_call_reports_failures_on_stderr_and_no_result_to_the_model() -> None:
     out = moss_agent("call", 'Calculate("__import__(\'os\')"), Nope("x")')
     assert out.returncode == 0
     assert out.stdout.count("No result.") == 2
-    assert "unknown command 'Nope'" in out.stderr
+    assert out.stderr.count("unknown command 'Nope'") == 1  # printed once, not logged as well
+
+
+def test_call_without_a_command_and_bad_numbers_are_refused_with_the_fix(tmp_path: Path) -> None:
+    done = moss_agent("call", "2^10")
+    assert done.returncode == 2 and done.stdout == ""
+    assert """write the whole Commands line as one argument, e.g. moss-agent call""" in done.stderr
+    done = moss_agent("call", 'Calculate("2^10")', "--max-commands", "0")
+    assert done.returncode == 2 and "give a whole number of at least 1, not '0'" in done.stderr
+    assert "Traceback" not in done.stderr
+    for flag, value in [("--limit", "-1"), ("--batch-size", "0"), ("--alternatives", "-2")]:
+        done = moss_agent("eval", flag, value)
+        assert done.returncode == 2 and f"argument {flag}: give a whole number" in done.stderr
+    cases = tmp_path / "cases.jsonl"
+    cases.write_bytes(b'\xff{"id": "a"}\n')
+    done = moss_agent("eval", "--cases", str(cases))
+    assert done.returncode == 1 and "is not UTF-8 text" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_plugins_lists_state_and_api() -> None:
@@ -73,6 +90,25 @@ def test_terminal_chat_streams_and_handles_slash_commands(tmp_path: Path) -> Non
     # Thoughts and reply are shown without the markers the model streams after them.
     assert "(thinking) Calc." in text and "<eot>" not in text and "<|Commands|>" not in text
     assert "<eom>" not in text
+    # Output to a pipe or file: no escape codes, and the piped lines are echoed.
+    assert "\x1b[" not in text
+    assert "you> What is 6*7?\n(thinking) Calc." in text and "you> /reset" in text
     assert f"(saved 1 turns to {save})" in text and f"(loaded 1 turns from {save})" in text
     assert "unknown command /nope" in text
     assert len(agent.history) == 1 and not agent.plugins.is_enabled("Search")
+
+
+def test_terminal_names_a_refused_call_and_colors_only_when_asked() -> None:
+    backend = ScriptedBackend(
+        [' Calc.<eot>\n<|Commands|>: Calculate("6*7")<eoc>', " The calculator is off.<eom>"] * 2
+    )
+    agent = Agent(backend)
+    agent.plugins.disable("Calculate")
+    plain: list[str] = []
+    render_turn(agent, "What is 6*7?", plain.append, color=False)
+    text = "".join(plain)
+    assert '✗ Calculate("6*7") refused: Calculate is disabled' in text
+    assert "\x1b[" not in text
+    colored: list[str] = []
+    render_turn(agent, "What is 6*7?", colored.append, color=True)
+    assert "\x1b[2m(thinking)" in "".join(colored) and "".join(colored).endswith("\x1b[0m\n")
