@@ -6,6 +6,7 @@ Slash commands: /reset, /save FILE, /load FILE, /plugins, /enable NAME, /disable
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -55,13 +56,22 @@ def handle_command(agent: Agent, line: str) -> str:
     return f"unknown command /{name}; /help lists them"
 
 
-def render_turn(agent: Agent, text: str, write: Callable[[str], object]) -> None:
-    """Stream one turn to ``write``: dim thoughts, tool calls as they run, then the reply."""
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+
+def render_turn(
+    agent: Agent, text: str, write: Callable[[str], object], *, color: bool = True
+) -> None:
+    """Stream one turn to ``write``: dim thoughts, tool calls as they run, then the reply.
+
+    ``color`` False writes no escape codes (output to a file or a pipe, or NO_COLOR set).
+    """
+    dim, reset = (DIM, RESET) if color else ("", "")
     phase, raw, shown = None, "", ""  # this phase's text so far, and what of it was written
     for event in agent.stream(text):
         if isinstance(event, Token):
             if event.phase != phase:
-                write("\n\x1b[2m(thinking) " if event.phase == "thoughts" else "\x1b[0m\nMOSS: ")
+                write(f"\n{dim}(thinking) " if event.phase == "thoughts" else f"{reset}\nMOSS: ")
                 phase, raw, shown = event.phase, "", ""
             # Only the visible part: phase 1 goes on past the thoughts into "<eot>" and the
             # Commands line, which the tool lines below show as they run.
@@ -71,20 +81,20 @@ def render_turn(agent: Agent, text: str, write: Callable[[str], object]) -> None
                 write(visible[len(shown) :])
                 shown = visible
         elif isinstance(event, CommandStarted):
-            write(f"\x1b[0m\n  → {event.call.render()} …")
+            write(f"{reset}\n  → {event.call.render()} …")
         elif isinstance(event, CommandFinished):
             r = event.result
+            if r.refused:  # never started: name the whole call here
+                write(f"{reset}\n  ✗ {r.call.render()} refused: {r.error}")
+                continue
             outcome = f"failed: {r.error}" if r.error else "done"
             write(f"\n  ← {r.call.name} {outcome} ({r.duration:.2f} s)")
         elif isinstance(event, CommandsRetried):
             write(f"\n  ↻ next most likely reading: {event.commands}")
         elif isinstance(event, TurnDone):
             t = event.turn
-            write(
-                f"\x1b[0m\n\x1b[2m[{t.seconds:.1f} s, "
-                f"{t.thoughts_stats.completion_tokens + t.reply_stats.completion_tokens} tokens]"
-                "\x1b[0m\n"
-            )
+            tokens = t.thoughts_stats.completion_tokens + t.reply_stats.completion_tokens
+            write(f"{reset}\n{dim}[{t.seconds:.1f} s, {tokens} tokens]{reset}\n")
 
 
 def run_terminal(agent: Agent, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
@@ -96,6 +106,9 @@ def run_terminal(agent: Agent, stdin: TextIO | None = None, stdout: TextIO | Non
         out.flush()
 
     interactive = stdin.isatty()
+    # Escape codes only for a terminal, and never under NO_COLOR (https://no-color.org).
+    color = out.isatty() and not os.environ.get("NO_COLOR")
+    reset = RESET if color else ""
     write("moss-agent chat — /help for commands, Ctrl-D to leave\n")
     while True:
         if interactive:
@@ -106,12 +119,14 @@ def run_terminal(agent: Agent, stdin: TextIO | None = None, stdout: TextIO | Non
         line = line.rstrip("\n")
         if not line.strip():
             continue
+        if not interactive:
+            write(f"\nyou> {line}")  # piped input: keep the transcript readable
         try:
             if line.startswith("/"):
                 if line.strip() in ("/quit", "/exit"):
                     return 0
-                write(handle_command(agent, line) + "\n")
+                write(("\n" if not interactive else "") + handle_command(agent, line) + "\n")
             else:
-                render_turn(agent, line, write)
+                render_turn(agent, line, write, color=color)
         except (MossAgentError, OSError) as exc:
-            write(f"\x1b[0m\nerror: {exc}\n")
+            write(f"{reset}\nerror: {exc}\n")
