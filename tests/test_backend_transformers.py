@@ -394,6 +394,10 @@ def test_from_pretrained_loads_a_folder_and_a_lora_adapter(
     assert first.text != base_text  # the adapter changes the output
     # ... and it was folded into the weights: generation runs a plain model, no LoRA layers.
     assert not any("lora" in name for name, _ in tuned.model.named_modules())
+    # A local folder that holds no adapter is refused as such, never looked up on the hub.
+    (tmp_path / "empty-adapter").mkdir()
+    with pytest.raises(ModelNotAvailableError, match=r"has no adapter_config\.json"):
+        TransformersBackend.from_pretrained(tmp_path / "base", adapter=tmp_path / "empty-adapter")
 
 
 def test_missing_model_folder_is_a_model_not_available_error(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import inspect
 import os
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -683,8 +684,19 @@ def _load_adapter(model: Any, adapter: str | os.PathLike[str]) -> Any:
         raise ModelNotAvailableError(
             f"loading a LoRA adapter needs peft ({error}); run: pip install peft"
         ) from error
+    path = Path(adapter)
+    if path.is_dir() and not (path / "adapter_config.json").is_file():
+        # An existing folder is never a hub id: say so now instead of asking the hub (retries,
+        # half a minute offline) and failing with the same news.
+        raise ModelNotAvailableError(
+            f"the adapter folder {str(adapter)!r} has no adapter_config.json; pass a folder "
+            "written by PeftModel.save_pretrained or `moss-agent train --out`"
+        )
     try:
-        tuned = PeftModel.from_pretrained(model, str(adapter))
+        with warnings.catch_warnings():
+            # peft asks transformers a deprecated question while loading; not the user's concern.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            tuned = PeftModel.from_pretrained(model, str(adapter))
     except (OSError, ValueError) as error:
         raise ModelNotAvailableError(
             f"could not load the adapter {str(adapter)!r} ({error}); pass a folder written by "
