@@ -35,7 +35,7 @@ NONE = "None"
 # Stop strings for the two generation phases. Besides the right terminator, stop where a
 # slipping model starts a part that the program writes, so it can never forge Results.
 PHASE1_STOP = (EOC, RESULTS, MOSS, HUMAN, EOM, EOH)
-PHASE2_STOP = (EOM, HUMAN, EOH, RESULTS)
+PHASE2_STOP = (EOM, HUMAN, EOH, RESULTS, MOSS, THOUGHTS, COMMANDS)
 
 # Real models write wrong terminators (<eot> where <eoc> belongs): any <eo?> ends a part.
 _ANY_TERMINATOR = re.compile(r"<eo\w>")
@@ -471,11 +471,16 @@ def parse_phase1(text: str) -> Phase1:
 def parse_reply(text: str) -> tuple[str, list[str]]:
     """Read what the model wrote after ``<|MOSS|>:``: the reply and any problems."""
     problems: list[str] = []
-    parts = _ANY_TERMINATOR.split(text, maxsplit=1)
+    # A role marker ends the reply as a terminator does: a model that runs on writes the next
+    # part itself ("... = 1024. <|MOSS|>: 2^10 is ...").
+    parts = _REPLY_END.split(text, maxsplit=1)
     reply = parts[0].strip()
     if len(parts) > 1 and parts[1].strip():
         problems.append(f"ignored text after the reply: {parts[1].strip()[:80]!r}")
     return reply, problems
+
+
+_REPLY_END = re.compile("|".join([_ANY_TERMINATOR.pattern, *map(re.escape, ROLE_MARKERS)]))
 
 
 _PART = re.compile(r"<\|(Human|Inner Thoughts|Commands|Results|MOSS)\|>:?")

@@ -171,6 +171,13 @@ def test_parse_reply_cuts_trailing_junk() -> None:
         "It is 5.",
         ["ignored text after the reply: '<|Human|>: more'"],
     )
+    # A model that runs on starts the next part itself; generation stops there too.
+    assert p.parse_reply(" 2^10 = 1024. <|MOSS|>: 2^10 is 1024.") == (
+        "2^10 = 1024.",
+        ["ignored text after the reply: ': 2^10 is 1024.'"],
+    )
+    assert p.parse_reply(" See <|2|>.<eom>") == ("See <|2|>.", [])  # a snippet reference
+    assert set(p.ROLE_MARKERS) <= set(p.PHASE2_STOP)
 
 
 def test_results_formatting_is_moss_exact() -> None:
