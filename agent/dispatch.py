@@ -139,7 +139,7 @@ class Dispatcher:
         if index >= self.max_commands:
             return (
                 f"refused: at most {self.max_commands} commands per turn "
-                "(raise Agent(max_commands=...) to allow more)"
+                "(raise Agent(max_commands=...) or --max-commands to allow more)"
             )
         if call.name not in self.registry:
             known = ", ".join(p.name for p in self.registry.enabled()) or "none"

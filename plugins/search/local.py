@@ -194,8 +194,9 @@ class LocalIndex:
         with self._lock:
             if self._conn.execute("SELECT 1 FROM docs LIMIT 1").fetchone() is None:
                 raise SearchError(
-                    "The local search index is empty: add documents with "
-                    "plugins.search.configure(corpus=PATH) or LocalIndex.add_path(PATH)."
+                    "The local search index is empty: add documents with --corpus PATH on "
+                    "the command line, or plugins.search.configure(corpus=PATH) or "
+                    "LocalIndex.add_path(PATH) in Python."
                 )
             if not match:
                 raise SearchError(f"The query {query!r} has no searchable word.")

@@ -133,7 +133,8 @@ def _bounded(call: Callable[[], list[dict[str, Any]]], seconds: float) -> list[d
         detail = cut(f"{type(error).__name__}: {error}", 200)  # ddgs errors quote whole URLs
         raise SearchError(
             f"Web search failed ({detail}). Is the network reachable? "
-            "To search offline, configure a local corpus: plugins.search.configure(corpus=PATH)."
+            "To search offline, give a local corpus: --corpus PATH on the command line, "
+            "plugins.search.configure(corpus=PATH) in Python."
         ) from error
     rows: list[dict[str, Any]] = box.get("rows", [])
     return rows
