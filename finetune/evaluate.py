@@ -508,12 +508,14 @@ def evaluate(
     progress: Callable[[int, CaseResult], None] | None = None,
     batch_size: int = 1,
     fail_tools: bool = False,
+    disabled: Sequence[str] = (),
 ) -> Report:
     """Run every case as a fresh single-turn conversation and score it.
 
     ``agent_factory`` is called once; the agent is reset before each case. With ``batch_size``
     above 1, that many cases run together (``agent.batch.chat_batch``): several times faster,
-    but each case's latency is then its batch's. With ``corpus``,
+    but each case's latency is then its batch's. ``disabled`` plugins are switched off, as a
+    user of the demo can (the meta-instruction says so). With ``corpus``,
     the Search plugin searches those documents for the duration (and is reset to its defaults
     afterwards) and Search arguments are scored against them; without it, Search arguments are
     not scored.
@@ -532,6 +534,8 @@ def evaluate(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     agent = agent_factory()  # first: it loads the plugins in their usual order
+    for name in disabled:
+        agent.plugins.disable(name)  # an unknown name raises PluginError, listing the known
     if no_tools:
         _disable_all(agent)
     if fail_tools:
@@ -630,6 +634,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     outage.add_argument("--no-tools", action="store_true", help="disable every plugin")
     outage.add_argument("--fail-tools", action="store_true", help="list the plugins as enabled "
                         "but make every call fail, as in an outage")  # fmt: skip
+    parser.add_argument("--disable", action="append", default=[], metavar="PLUGIN",
+                        help="switch this plugin off, as a demo user can (repeatable)")  # fmt: skip
     parser.add_argument("--limit", type=positive_int, help="evaluate only the first N cases")
     parser.add_argument("--batch-size", type=positive_int, default=1, help="cases run together: "
                         "faster, but latency is then per batch (default: %(default)s)")  # fmt: skip
@@ -705,6 +711,7 @@ def run_eval(args: argparse.Namespace) -> int:
         fail_tools=getattr(args, "fail_tools", False),
         progress=progress,
         batch_size=getattr(args, "batch_size", 1),
+        disabled=getattr(args, "disable", []),
     )
     print(report.table())
     if args.json:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.backends.scripted import ScriptedBackend
-from agent.errors import BackendError
+from agent.errors import BackendError, PluginError
 from agent.loop import Agent
 from finetune import evaluate as ev
 from finetune.evaluate import Case, Report, evaluate
@@ -206,6 +206,15 @@ def test_no_tools_disables_every_plugin() -> None:
     assert result.turn["commands"][0]["refused"] is True
     assert "No result." in result.turn["results_text"]
     assert "(all tools disabled" in report.table()
+
+
+def test_disabled_switches_off_the_named_plugins_only() -> None:
+    script = SCRIPT[:1]
+    report = evaluate(lambda: scripted_agent(script), [script[0][0]], disabled=["Search"])
+    assert "- Web search: disabled." in report.meta_instruction
+    assert "- Calculator: enabled." in report.meta_instruction
+    with pytest.raises(PluginError, match="No plugin called 'Nope'"):
+        evaluate(lambda: scripted_agent(script), [script[0][0]], disabled=["Nope"])
 
 
 def test_no_tools_rewrites_a_fixed_meta_instruction() -> None:
