@@ -26,7 +26,7 @@ def fit_results(
     results = list(results)
     text = format_results(results)
     need = count_tokens(text)
-    if need <= room:
+    if need <= room or not results:  # nothing to cut: "None" is what it is
         return results, None
     chars, kept = len(text), results
     for _ in range(_ROUNDS):

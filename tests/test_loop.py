@@ -24,6 +24,8 @@ from agent import (
     TurnDone,
 )
 from agent.backends.scripted import FailAfter, ScriptedBackend
+from agent.clip import fit_results
+from agent.protocol import Call, CommandResult
 from plugins import Registry, default_registry
 
 CALC = ' I should calculate.<eot>\n<|Commands|>: Calculate("4/7")<eoc>'
@@ -296,3 +298,9 @@ def test_custom_registry_and_fixed_meta_instruction() -> None:
     )
     agent.chat("q")
     assert backend.prompts[0].startswith("SYSTEM\n<|Human|>: q<eoh>")
+
+
+def test_fit_results_with_no_room_cuts_to_markers_and_never_divides_by_zero() -> None:
+    assert fit_results([], -5, len) == ([], None)
+    [cut], note = fit_results([CommandResult(Call("Read", "x"), "a" * 500)], 0, len)
+    assert cut.value == "…" and note is not None
