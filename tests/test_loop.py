@@ -304,3 +304,31 @@ def test_fit_results_with_no_room_cuts_to_markers_and_never_divides_by_zero() ->
     assert fit_results([], -5, len) == ([], None)
     [cut], note = fit_results([CommandResult(Call("Read", "x"), "a" * 500)], 0, len)
     assert cut.value == "…" and note is not None
+
+
+def test_disabled_tools_can_be_left_out_of_the_system_text() -> None:
+    listed, _ = make_agent(preset="short")
+    listed.plugins.disable("Calculate")
+    assert "- Calculator: disabled." in listed.meta_instruction
+
+    agent, backend = make_agent(CALC, " The calculator gave no result.<eom>", preset="short",
+                                disabled_tools="omit")  # fmt: skip
+    agent.plugins.disable("Calculate")
+    assert "Calculator" not in agent.meta_instruction
+    assert "- Equation solver: enabled. API: Solve(equation)" in agent.meta_instruction
+    assert agent.copy().meta_instruction == agent.meta_instruction
+    # Left out of the text, still switched off: a call to it is refused.
+    turn = agent.chat("What is 4/7?")
+    assert turn.commands[0].refused and turn.commands[0].error == "Calculate is disabled"
+    assert "Calculator" not in backend.prompts[0]
+    # With every tool off, all are listed as disabled (the adapter's all_off training).
+    for name in ("Solve", "Search"):
+        agent.plugins.disable(name)
+    assert "- Calculator: disabled." in agent.meta_instruction
+    assert "- Web search: disabled." in agent.meta_instruction
+    # MOSS's own preset keeps its six labels, as MOSS was trained.
+    moss, _ = make_agent(disabled_tools="omit")
+    moss.plugins.disable("Calculate")
+    assert "- Calculator: disabled." in moss.meta_instruction
+    with pytest.raises(ValueError, match="disabled_tools must be 'list' or 'omit'"):
+        make_agent(disabled_tools="hide")
