@@ -145,10 +145,14 @@ def resolve_model(
         return str(gguf_model_path(path, cache))
     # Hub ids are "name" or "owner/name"; anything else was meant as a local folder.
     if chosen.startswith(("/", ".", "~")) or chosen.count("/") > 1:
-        source = "the model argument" if model is not None else f"${MODEL_ENV}"
+        source, instead = (
+            ("the model argument", "leave it out")
+            if model is not None
+            else (f"${MODEL_ENV}", f"unset {MODEL_ENV}")
+        )
         raise ModelNotAvailableError(
             f"{source} names {chosen!r}, which is not a folder. Point it at a Hugging Face model "
-            f"folder (config.json, weights, tokenizer), or unset {MODEL_ENV} to use the default."
+            f"folder (config.json, weights, tokenizer), or {instead} to use the default."
         )
     return chosen
 

@@ -157,8 +157,12 @@ def test_model_override_by_argument_and_environment(
     monkeypatch.setenv(models.MODEL_ENV, str(tmp_path))
     assert models.resolve_model() == str(tmp_path)
     monkeypatch.setenv(models.MODEL_ENV, str(tmp_path / "missing"))
-    with pytest.raises(ModelNotAvailableError, match=r"\$MOSS_AGENT_MODEL names"):
+    with pytest.raises(ModelNotAvailableError, match=r"\$MOSS_AGENT_MODEL names.*unset MOSS"):
         models.resolve_model()
+    # Given as an argument, the fix is the argument's, not the environment's.
+    with pytest.raises(ModelNotAvailableError, match=r"model argument.*leave it out") as err:
+        models.resolve_model(tmp_path / "missing")
+    assert "MOSS_AGENT_MODEL" not in str(err.value)
 
 
 def test_a_gguf_file_is_converted_once_per_content(tmp_path: Path) -> None:
