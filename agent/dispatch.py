@@ -85,7 +85,12 @@ class Dispatcher:
             if refusal is not None:
                 log.log(self._log_level, "%s %s", call.render(), refusal)
                 results[i] = CommandResult(
-                    call, error=refusal, refused=True, layout=self._layout(call)
+                    call,
+                    error=refusal,
+                    refused=True,
+                    switched_off=call.name in self.registry
+                    and not self.registry.is_enabled(call.name),
+                    layout=self._layout(call),
                 )
                 yield CommandFinished(i, results[i])  # type: ignore[arg-type]
                 continue

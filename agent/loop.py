@@ -118,10 +118,11 @@ class Agent:
         other tools too (README, "Switching tools off"). With ``preset="moss"`` MOSS's six
         labels are listed whatever this says, as MOSS was trained.
 
-        ``alternatives``: when a command fails (an error, a refusal; not a timeout), ask the
-        backend for this many most likely phase-1 outputs by beam search and keep a result two
-        of them reach (``agent.retry``); 0 turns this off. Backends without ``alternatives``
-        (see ``AlternativesBackend``) never retry."""
+        ``alternatives``: when a command fails (an error, an unknown command; not a timeout or
+        a switched-off tool, see ``retry.worth_retrying``), ask the backend for this many most
+        likely phase-1 outputs by beam search and keep a result two of them reach
+        (``agent.retry``); 0 turns this off. Backends without ``alternatives`` (see
+        ``AlternativesBackend``) never retry."""
         if alternatives < 0:
             raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
         if disabled_tools not in get_args(DisabledTools):

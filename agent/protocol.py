@@ -323,6 +323,7 @@ class CommandResult:
     duration: float = 0.0  # seconds
     refused: bool = False  # not run: unknown, disabled, or over the per-turn cap
     timed_out: bool = False  # ran past its timeout (and was abandoned)
+    switched_off: bool = False  # refused because its plugin is disabled
 
     @property
     def ok(self) -> bool:

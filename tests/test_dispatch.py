@@ -73,6 +73,7 @@ def test_unknown_disabled_and_over_the_cap_are_refused(registry: Registry) -> No
     calls = [Call("Nope", "x"), Call("Boom", "x")] + [Call("Echo", str(i)) for i in range(4)]
     results = Dispatcher(registry, max_commands=4).run(calls)
     assert [r.refused for r in results] == [True, True, False, False, True, True]
+    assert [r.switched_off for r in results] == [False, True, False, False, False, False]
     assert "unknown command 'Nope'" in (results[0].error or "")
     assert results[1].error == "Boom is disabled"
     assert "at most 4 commands per turn" in (results[4].error or "")

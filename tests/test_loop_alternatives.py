@@ -134,14 +134,23 @@ def test_alternatives_zero_turns_retrying_off() -> None:
     assert agent.copy().alternatives == 0
 
 
-def test_a_refused_command_is_retried_but_a_timeout_is_not() -> None:
+def test_an_unknown_command_is_retried_but_a_switched_off_one_and_a_timeout_are_not() -> None:
+    misnamed = ' Calculate.<eot>\n<|Commands|>: Calc("6*7")<eoc>'
+    solve = ' Solve.<eot>\n<|Commands|>: Solve("x=6*7")<eoc>'
+    agent, _ = make_agent(misnamed, Alternatives([solve, solve]), " 42.<eom>")
+    turn = agent.chat("6*7?")
+    assert turn.retried_from == 'Calc("6*7")' and turn.commands[0].name == "Solve"
+
+    # The question needs the tool the user switched off: no beam search for another reading.
     registry = Registry(list(default_registry()))
     registry.disable("Calculate")
     calc = ' Calculate.<eot>\n<|Commands|>: Calculate("6*7")<eoc>'
-    solve = ' Solve.<eot>\n<|Commands|>: Solve("x=6*7")<eoc>'
-    agent, _ = make_agent(calc, Alternatives([solve, solve]), " 42.<eom>", plugins=registry)
+    agent, backend = make_agent(
+        calc, " The calculator gave no result.<eom>", Alternatives([solve, solve]), plugins=registry
+    )
     turn = agent.chat("6*7?")
-    assert turn.retried_from == 'Calculate("6*7")' and turn.commands[0].name == "Solve"
+    assert turn.retried_from is None and turn.commands[0].refused
+    assert backend.remaining == 1
 
     slow = Registry()
 
