@@ -113,10 +113,10 @@ class Agent:
         ``disabled_tools``: how the system text shows a plugin switched off. ``"list"`` writes
         ``- Calculator: disabled.`` as MOSS does; ``"omit"`` leaves it out while any tool is
         on, so the model sees only the tools it may use (a call to a disabled one is still
-        refused), and lists them all when every one is off. ``default()``
-        omits: the shipped adapter, shown one math tool disabled, refuses questions for the
-        other tools too (README, "Switching tools off"). With ``preset="moss"`` MOSS's six
-        labels are listed whatever this says, as MOSS was trained.
+        refused), and lists them all when every one is off. ``default()`` omits: the shipped
+        adapter, shown one math tool disabled, refuses questions for the other tools too
+        (README, "Switching tools off"). With ``preset="moss"`` MOSS's six labels are listed
+        whatever this says, as MOSS was trained.
 
         ``alternatives``: when a command fails (an error, an unknown command; not a timeout or
         a switched-off tool, see ``retry.worth_retrying``), ask the backend for this many most

@@ -469,19 +469,18 @@ def parse_phase1(text: str) -> Phase1:
     return Phase1(thoughts=thoughts, commands=commands, parsed=parsed, problems=problems)
 
 
+# Where a reply ends: any terminator, or a role marker (the model writing the next part itself).
+_REPLY_END = re.compile("|".join([_ANY_TERMINATOR.pattern, *map(re.escape, ROLE_MARKERS)]))
+
+
 def parse_reply(text: str) -> tuple[str, list[str]]:
     """Read what the model wrote after ``<|MOSS|>:``: the reply and any problems."""
     problems: list[str] = []
-    # A role marker ends the reply as a terminator does: a model that runs on writes the next
-    # part itself ("... = 1024. <|MOSS|>: 2^10 is ...").
-    parts = _REPLY_END.split(text, maxsplit=1)
+    parts = _REPLY_END.split(text, maxsplit=1)  # "... = 1024. <|MOSS|>: 2^10 is ..." ends early
     reply = parts[0].strip()
     if len(parts) > 1 and parts[1].strip():
         problems.append(f"ignored text after the reply: {parts[1].strip()[:80]!r}")
     return reply, problems
-
-
-_REPLY_END = re.compile("|".join([_ANY_TERMINATOR.pattern, *map(re.escape, ROLE_MARKERS)]))
 
 
 _PART = re.compile(r"<\|(Human|Inner Thoughts|Commands|Results|MOSS)\|>:?")

@@ -515,9 +515,10 @@ def evaluate(
     ``agent_factory`` is called once; the agent is reset before each case. With ``batch_size``
     above 1, that many cases run together (``agent.batch.chat_batch``): several times faster,
     but each case's latency is then its batch's. ``disabled`` plugins are switched off, as a
-    user of the demo can (the meta-instruction says so). With ``corpus``,
-    the Search plugin searches those documents for the duration (and is reset to its defaults
-    afterwards) and Search arguments are scored against them; without it, Search arguments are
+    user of the demo can (the agent's ``disabled_tools`` decides how the system text shows
+    them). With ``corpus``, the Search plugin searches those documents for the duration (and
+    is reset to its defaults afterwards) and Search arguments are scored against them;
+    without it, Search arguments are
     not scored.
 
     >>> from agent.backends.scripted import ScriptedBackend

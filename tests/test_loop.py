@@ -322,8 +322,8 @@ def test_disabled_tools_can_be_left_out_of_the_system_text() -> None:
     assert turn.commands[0].refused and turn.commands[0].error == "Calculate is disabled"
     assert "Calculator" not in backend.prompts[0]
     # With every tool off, all are listed as disabled (the adapter's all_off training).
-    for name in ("Solve", "Search"):
-        agent.plugins.disable(name)
+    for plugin in agent.plugins:
+        agent.plugins.disable(plugin.name)
     assert "- Calculator: disabled." in agent.meta_instruction
     assert "- Web search: disabled." in agent.meta_instruction
     # MOSS's own preset keeps its six labels, as MOSS was trained.
