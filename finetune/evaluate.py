@@ -11,9 +11,12 @@ A case is one JSON line::
     {"id": ..., "tool": "Solve", "solutions": {"x": 24}, ...}
     {"id": ..., "tool": "Search", "doc": "h-mount-velar", ...}   # a corpus id holding the answer
     {"id": ..., "tool": null, "answer": []}                     # no tool wanted
+    {"id": ..., "tool": "Convert", "arguments": ["5 km to miles"], "answer": ["3.10686"]}
 
-and a corpus line is ``{"id", "title", "text"}``; the corpus feeds the local Search backend
-while the cases run. Metrics, overall and by expected tool:
+(the last for any other plugin, installed or registered: its argument is right when it is one
+of ``arguments``, case and spacing ignored, and is not scored without them), and a corpus
+line is ``{"id", "title", "text"}``; the corpus feeds the local Search backend while the cases
+run. Metrics, overall and by expected tool:
 
 - ``format_valid``: the model's Commands line was readable (``Turn.problems`` names no
   problem with the Commands line or a command in it);
@@ -101,6 +104,7 @@ class Case:
     doc: str | None = None
     answer: tuple[str, ...] = ()
     family: str = ""
+    arguments: tuple[str, ...] = ()  # another plugin's accepted arguments, if scored
 
     @property
     def kind(self) -> str:
@@ -116,8 +120,13 @@ class Case:
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
             raise ConversationError(f'{where} needs a "query" string.')
         tool = data.get("tool")
-        if tool not in (*TOOLS, None):
-            raise ConversationError(f"{where}: unknown tool {tool!r}; use one of {TOOLS} or null.")
+        # Any plugin's name: a plugin author scores their own tool's cases (its arguments by
+        # "arguments", its replies by "answer").
+        if tool is not None and (not isinstance(tool, str) or not tool.isidentifier()):
+            raise ConversationError(
+                f'{where}: "tool" must be a plugin\'s command name such as "Calculate", or '
+                f"null for a question that needs no tool; got {tool!r}."
+            )
         need = {"Calculate": "value", "Solve": "solutions", "Search": "doc"}.get(tool or "")
         if need and data.get(need) is None:
             raise ConversationError(f'{where}: a {tool} case needs "{need}".')
@@ -134,6 +143,7 @@ class Case:
             doc=str(data["doc"]) if data.get("doc") is not None else None,
             answer=tuple(str(a) for a in answer),
             family=str(data.get("family", "")),
+            arguments=tuple(str(a) for a in data.get("arguments") or ()),
         )
 
 
@@ -284,6 +294,15 @@ def solve_matches(argument: str, solutions: dict[str, float]) -> bool:
     return all(close(a, b) for a, b in zip(mine, wanted, strict=True))
 
 
+def _plain(argument: str) -> str:
+    """An argument as compared for another plugin's case: case and spacing ignored.
+
+    >>> _plain("  5 KM   to miles ")
+    '5 km to miles'
+    """
+    return " ".join(argument.lower().split())
+
+
 def search_matches(index: LocalIndex | None, query: str, doc: str) -> bool | None:
     """Whether ``doc`` is among the top 3 results for ``query``; None without an index."""
     if index is None:
@@ -331,8 +350,12 @@ def score(case: Case, turn: Turn, index: LocalIndex | None) -> CaseResult:
         argument_correct = calculate_matches(first.argument, case.value or 0.0)
     elif case.tool == "Solve":
         argument_correct = solve_matches(first.argument, case.solutions or {})
-    else:
+    elif case.tool == "Search":
         argument_correct = search_matches(index, first.argument, case.doc or "")
+    elif case.arguments:
+        argument_correct = _plain(first.argument) in {_plain(a) for a in case.arguments}
+    else:
+        argument_correct = None  # another plugin's case without "arguments": not scored
     made_up = None
     if turn.commands and not any(c.ok for c in turn.commands):
         made_up = bool(numbers_of_its_own(turn.reply, case.query, turn.commands_text))
@@ -429,9 +452,11 @@ class Report:
 
     @property
     def by_tool(self) -> dict[str, dict[str, float | None]]:
-        """Metrics per expected tool (``none``: no tool wanted), for kinds that have cases."""
+        """Metrics per expected tool (``none``: no tool wanted), for kinds that have cases:
+        the built-ins first, then other plugins' by name."""
         out = {}
-        for kind in KINDS:
+        others = sorted({r.kind for r in self.results} - set(KINDS))
+        for kind in (*KINDS[:-1], *others, KINDS[-1]):
             subset = [r for r in self.results if r.kind == kind]
             if subset:
                 out[kind] = metrics(subset)

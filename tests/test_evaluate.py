@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from agent.backends.scripted import ScriptedBackend
-from agent.errors import BackendError, PluginError
+from agent.errors import BackendError, ConversationError, PluginError
 from agent.loop import Agent
 from finetune import evaluate as ev
 from finetune.evaluate import Case, Report, evaluate
+from plugins import Registry
 
 CORPUS = [
     {
@@ -215,6 +216,39 @@ def test_disabled_switches_off_the_named_plugins_only() -> None:
     assert "- Calculator: enabled." in report.meta_instruction
     with pytest.raises(PluginError, match="No plugin called 'Nope'"):
         evaluate(lambda: scripted_agent(script), [script[0][0]], disabled=["Nope"])
+
+
+def test_a_plugin_authors_own_tool_is_scored_by_name_arguments_and_answer() -> None:
+    registry = Registry()
+
+    @registry.plugin("Convert", label="Unit converter")
+    def convert(quantity: str) -> str:
+        return "5 km = 3.10686 miles"
+
+    cases = [
+        Case.from_dict(
+            {
+                "id": "u1",
+                "query": "5 km in miles?",
+                "tool": "Convert",
+                "arguments": ["5 km to miles"],
+                "answer": ["3.10686"],
+            }
+        ),
+        Case.from_dict({"id": "u2", "query": "And 5 km in miles?", "tool": "Convert"}),
+    ]
+    script = [
+        (cases[0], phase1("Convert.", 'Convert("5 KM to  miles")'), "About 3.10686 miles."),
+        (cases[1], phase1("Convert.", 'Convert("5 km -> mi")'), "3.1 miles."),
+    ]
+    report = evaluate(lambda: scripted_agent(script, plugins=registry), cases)
+    first, second = report.results
+    assert (first.tool_correct, first.argument_correct, first.answer_correct) == (True, True, True)
+    assert (second.tool_correct, second.argument_correct) == (True, None)  # nothing to score by
+    assert list(report.by_tool) == ["Convert"]
+    assert "Convert" in report.table().split("\n")[0]
+    with pytest.raises(ConversationError, match='"tool" must be a plugin'):
+        Case.from_dict({"id": "bad", "query": "q", "tool": "two words"})
 
 
 def test_no_tools_rewrites_a_fixed_meta_instruction() -> None:
