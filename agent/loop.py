@@ -154,9 +154,16 @@ class Agent:
 
         For MOSS's own ``fnlp/moss-moon-003-sft-plugin`` keep the default ``preset="moss"``: it
         renders the meta-instruction byte-exact as that model was trained with it. That model
-        ships custom code, so also pass ``trust_remote_code=True``.
+        ships custom code, so also pass ``trust_remote_code=True``. With an ``adapter``, the
+        preset defaults to the one it was trained with (its ``moss_agent.json``, as
+        ``moss-agent train`` writes it; "short" where it does not say).
         """
         from agent.backends.transformers import TransformersBackend
+
+        if adapter is not None and "preset" not in kwargs:
+            from agent.shipped import adapter_preset
+
+            kwargs["preset"] = adapter_preset(adapter)
 
         backend_kw = {k: kwargs.pop(k) for k in ("trust_remote_code",) if k in kwargs}
         backend = TransformersBackend.from_pretrained(

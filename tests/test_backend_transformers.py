@@ -19,6 +19,8 @@ transformers = pytest.importorskip("transformers")
 from agent.backends.base import Backend, Generation, run_stream  # noqa: E402
 from agent.backends.transformers import TransformersBackend, _IncrementalDecoder  # noqa: E402
 from agent.errors import BackendError, ModelNotAvailableError  # noqa: E402
+from agent.loop import Agent  # noqa: E402
+from agent.shipped import SETTINGS_FILE  # noqa: E402
 
 PROMPT = "<|Human|>: What is 4/7?<eoh>\n<|Inner Thoughts|>:"
 THOUGHTS = ' I should calculate this.<eot>\n<|Commands|>: Calculate("4/7")<eoc>\n'
@@ -394,6 +396,12 @@ def test_from_pretrained_loads_a_folder_and_a_lora_adapter(
     assert first.text != base_text  # the adapter changes the output
     # ... and it was folded into the weights: generation runs a plain model, no LoRA layers.
     assert not any("lora" in name for name, _ in tuned.model.named_modules())
+    # An Agent on it takes the preset the adapter was trained with, unless told otherwise.
+    (tmp_path / "adapter" / SETTINGS_FILE).write_text('{"meta_instruction_preset": "short"}')
+    assert Agent.from_pretrained(tmp_path / "base", adapter=tmp_path / "adapter").preset == "short"
+    assert Agent.from_pretrained(tmp_path / "base").preset == "moss"
+    told = Agent.from_pretrained(tmp_path / "base", adapter=tmp_path / "adapter", preset="moss")
+    assert told.preset == "moss"
     # A local folder that holds no adapter is refused as such, never looked up on the hub.
     (tmp_path / "empty-adapter").mkdir()
     with pytest.raises(ModelNotAvailableError, match=r"has no adapter_config\.json"):
