@@ -117,12 +117,16 @@ def _check_object(command: str, obj: Any, schema: Mapping[str, Any], shape: str)
     """For tools whose schema is a plain JSON-schema dict, which LangChain does not validate."""
     if not isinstance(obj, dict):
         raise PluginError(f"{command} takes a JSON object {shape}; got {type(obj).__name__}.")
-    properties = schema.get("properties", {})
-    missing = [k for k in schema.get("required", []) if k not in obj]
-    unknown = [k for k in obj if properties and k not in properties]
-    problems = [f"{k}: field required" for k in missing] + [f"{k}: unknown field" for k in unknown]
+    missing = [f"{k}: field required" for k in schema.get("required", []) if k not in obj]
+    problems = "; ".join(p for p in ("; ".join(missing), _unknown_fields(obj, schema)) if p)
     if problems:
-        raise PluginError(f"{command} takes a JSON object {shape}; {'; '.join(problems)}.")
+        raise PluginError(f"{command} takes a JSON object {shape}; {problems}.")
+
+
+def _unknown_fields(obj: dict[str, Any], schema: Mapping[str, Any]) -> str:
+    """``"c: unknown field"`` for each key the schema does not name ("" when none)."""
+    properties = schema.get("properties", {})
+    return "; ".join(f"{k}: unknown field" for k in obj if properties and k not in properties)
 
 
 def _validation_problems(exc: ValidationError | ValidationErrorV1) -> str:
@@ -219,6 +223,9 @@ def from_langchain(
             if isinstance(validator, dict) or not isinstance(obj, dict):
                 _check_object(command, obj, schema, shape)
             else:
+                # pydantic ignores fields the model does not have: a misspelt one would pass.
+                if unknown := _unknown_fields(obj, schema):
+                    raise PluginError(f"{command} takes a JSON object {shape}; {unknown}.")
                 try:
                     _validate(validator, obj)
                 except (ValidationError, ValidationErrorV1) as exc:

@@ -103,6 +103,7 @@ def test_several_arguments_take_a_json_object() -> None:
         ("2 + 40", "not JSON"),
         ("[2, 40]", "got list"),
         ('{"a": "two", "b": 40}', "a: Input should be a valid integer"),
+        ('{"a": 2, "b": 40, "c": 3}', "c: unknown field"),  # pydantic alone would ignore it
     ],
 )
 def test_a_json_argument_that_does_not_validate_says_what_was_expected(
