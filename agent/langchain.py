@@ -421,14 +421,6 @@ class MossChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "moss-agent"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
-        """Not supported: the model calls its Agent's plugins itself, inside each turn."""
-        raise NotImplementedError(
-            "MossChatModel runs its own tools: the Agent's plugins, called inside each turn. "
-            "Give it a LangChain tool as a plugin instead: "
-            "agent.plugins.add(plugins.langchain.from_langchain(tool))."
-        )
-
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self._name(), "max_tokens": self.max_tokens, "stop": self.stop}

@@ -18,7 +18,6 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.runnables import RunnableLambda
-from langchain_core.tools import tool
 
 from agent.backends.scripted import ScriptedBackend
 from agent.errors import BackendError, ConversationError
@@ -84,16 +83,6 @@ def test_invoke_returns_the_reply_with_commands_in_metadata() -> None:
     assert moss["results"].endswith("Calculate(\"1/0\") => 'No result.'")
     assert message.response_metadata["model_name"] == "scripted"
     assert message.response_metadata["finish_reason"] == "stop"
-
-
-def test_bind_tools_points_at_plugins() -> None:
-    @tool
-    def shout(text: str) -> str:
-        """Shout."""
-        return text.upper()
-
-    with pytest.raises(NotImplementedError, match=r"agent\.plugins\.add\(.*from_langchain"):
-        MossChatModel(agent=scripted_agent()).bind_tools([shout])
 
 
 def test_usage_counts_both_generation_calls() -> None:
