@@ -19,8 +19,6 @@ import asyncio
 import json
 import logging
 import os
-import stat
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -34,6 +32,7 @@ from agent.clip import fit_results
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
 from agent.errors import BackendError, ConversationError, InputTooLongError, MossAgentError
 from agent.events import Event, Phase, Token, TurnDone
+from agent.files import write_atomic
 from agent.retry import DEFAULT_ALTERNATIVES
 from agent.turn import CommandRecord, PhaseStats, Turn
 from plugins.registry import Registry, default_registry
@@ -472,7 +471,7 @@ class Agent:
             "plugins": {p.name: self.plugins.is_enabled(p.name) for p in self.plugins},
             "turns": [t.to_dict() for t in self.history],
         }
-        write_atomic(Path(path), json.dumps(data, ensure_ascii=False, indent=1))
+        write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1), private=True)
 
     def load_history(self, path: str | os.PathLike[str]) -> None:
         """Replace this agent's conversation with a saved one (plugin switches included)."""
@@ -501,27 +500,6 @@ class Agent:
 def _clean(text: str) -> str:
     # Control characters other than newline and tab confuse tokenizers and terminals alike.
     return "".join(ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f")).strip()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
-
-    A new file is readable by its owner only (conversations are private by default); a file
-    written over keeps the permissions it had.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_conversation(path: Path) -> dict[str, Any]:

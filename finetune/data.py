@@ -35,16 +35,15 @@ import bisect
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from agent import protocol
 from agent.errors import ConversationError
+from agent.files import atomic_text_file
 from agent.protocol import Capability, Conversation, Exchange
 
 __all__ = [
@@ -361,29 +360,6 @@ def conversation_to_dict(conversation: Conversation) -> dict[str, Any]:
         "meta_instruction": conversation.meta_instruction,
         "turns": [{key: getattr(ex, key) for key in TURN_KEYS} for ex in conversation.exchanges],
     }
-
-
-@contextmanager
-def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[TextIO]:
-    """Open ``path`` for writing through a temporary file renamed into place on success.
-
-    A crash or exception leaves the old file (or none) behind, never a half-written one.
-
-    >>> with atomic_text_file("/tmp/x.txt") as f:
-    ...     _ = f.write("done")
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_conversations(path: str | os.PathLike[str], conversations: Iterable[Conversation]) -> int:

@@ -705,7 +705,7 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Run ``moss-agent eval`` with parsed ``args``: print the table, write ``--json``."""
-    from agent.loop import write_atomic
+    from agent.files import write_atomic
 
     cases = read_cases(args.cases)
     if args.limit is not None:
