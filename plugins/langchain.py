@@ -117,10 +117,11 @@ def _check_object(command: str, obj: Any, schema: Mapping[str, Any], shape: str)
     """For tools whose schema is a plain JSON-schema dict, which LangChain does not validate."""
     if not isinstance(obj, dict):
         raise PluginError(f"{command} takes a JSON object {shape}; got {type(obj).__name__}.")
-    missing = [f"{k}: field required" for k in schema.get("required", []) if k not in obj]
-    problems = "; ".join(p for p in ("; ".join(missing), _unknown_fields(obj, schema)) if p)
+    problems = [f"{k}: field required" for k in schema.get("required", []) if k not in obj]
+    if unknown := _unknown_fields(obj, schema):
+        problems.append(unknown)
     if problems:
-        raise PluginError(f"{command} takes a JSON object {shape}; {problems}.")
+        raise PluginError(f"{command} takes a JSON object {shape}; {'; '.join(problems)}.")
 
 
 def _unknown_fields(obj: dict[str, Any], schema: Mapping[str, Any]) -> str:
