@@ -103,6 +103,28 @@ def test_bad_jsonl_line_names_the_line(tmp_path: Path) -> None:
         LocalIndex.from_path(path)
 
 
+def test_a_jsonl_corpus_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "fine"}\n{"id": "b", "text": "caf\xe9"}\n')
+    with pytest.raises(PluginError, match=r"latin1\.jsonl line 2 is not UTF-8"):
+        LocalIndex.from_path(path)
+
+
+def test_a_text_file_that_is_not_utf8_is_indexed_and_named_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "good.md").write_text("# Bread\nBread needs yeast.\n", "utf-8")
+    (tmp_path / "old.txt").write_bytes(b"Coffee\nA caf\xe9 in Paris serves strong coffee.\n")
+    with caplog.at_level(logging.WARNING, logger="plugins.search.local"):
+        index = LocalIndex.from_path(tmp_path)
+    assert index.count() == 2
+    assert ids(index.search("strong coffee")) == ["old.txt"]
+    assert [r.getMessage().split(" is not")[0] for r in caplog.records] == [
+        str(tmp_path / "old.txt")
+    ]
+    assert "Convert it to UTF-8" in caplog.records[0].getMessage()
+
+
 def test_missing_or_unsupported_corpus_says_what_is_accepted(tmp_path: Path) -> None:
     with pytest.raises(PluginError, match="does not exist"):
         LocalIndex.from_path(tmp_path / "nowhere.jsonl")
@@ -354,8 +376,25 @@ def test_bad_configuration_is_refused_with_a_fix(kwargs: dict[str, object], mess
         configure(**kwargs)  # type: ignore[arg-type]
 
 
-def test_concurrent_first_use_builds_one_backend(corpus: Path) -> None:
+def test_a_malformed_corpus_fails_at_configure_and_keeps_the_previous_one(
+    tmp_path: Path, corpus: Path
+) -> None:
     configure(corpus=corpus)
+    good = get_backend()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"\n', "utf-8")
+    with pytest.raises(PluginError, match=r"bad\.jsonl line 2 is not JSON"):
+        configure(corpus=bad)
+    assert get_backend() is good
+    assert search("yeast")[0].startswith("Bread:")
+
+
+def test_concurrent_first_use_builds_one_backend(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A corpus named by the environment is indexed on first use, by exactly one thread.
+    monkeypatch.setenv(ENV_CORPUS, str(corpus))
+    configure()
     seen: list[SearchBackend] = []
     threads = [threading.Thread(target=lambda: seen.append(get_backend())) for _ in range(8)]
     for t in threads:

@@ -12,8 +12,9 @@ the most query terms; see ``plugins.search.base``)::
 
 Which backend answers: ``configure(backend=...)`` if given ("local", "web", or any object with
 ``search(query, k)``); else the local full-text index when a corpus is configured or the
-``MOSS_AGENT_CORPUS`` environment variable names one; else the web (``ddgs``). The backend is
-built on first use, under a lock, and rebuilt after the next ``configure``.
+``MOSS_AGENT_CORPUS`` environment variable names one; else the web (``ddgs``). A corpus given
+to ``configure`` is indexed by that call, so a malformed file raises there; otherwise the
+backend is built on first use, under a lock, and rebuilt after the next ``configure``.
 
 Failures (no network, a timeout, an empty index, nothing found) raise ``SearchError`` and log
 one warning line; the model sees ``No result.``. Non-goals: result caching, mixing both
@@ -85,6 +86,7 @@ def configure(
     set). ``backend``: "local", "web", a ready backend object, or None to pick local when there
     is a corpus and web otherwise. ``timeout``: seconds a web search may take. ``db``: where
     the local index lives (a file keeps it between runs; re-adding a document replaces it).
+    A corpus is indexed here, and a file it cannot read raises ``PluginError`` here.
 
     >>> configure(corpus=SAMPLE_CORPUS)
     >>> get_backend().name
@@ -107,14 +109,23 @@ def configure(
         raise PluginError(
             f"The search timeout must be a positive number of seconds, not {timeout}."
         )
+    config = _Config(
+        corpus=Path(corpus) if corpus is not None else None,
+        backend=backend,
+        timeout=float(timeout),
+        db=str(db),
+    )
     with _lock:
-        _config = _Config(
-            corpus=Path(corpus) if corpus is not None else None,
-            backend=backend,
-            timeout=float(timeout),
-            db=str(db),
-        )
-        _backend = None if backend is None or isinstance(backend, str) else backend
+        if isinstance(backend, SearchBackend):
+            built: SearchBackend | None = backend
+        elif corpus is not None and backend in (None, "local"):
+            # Index a corpus named here at once, so a malformed file is reported by this call
+            # and not as a warning at the model's first Search. On failure the previous
+            # configuration stays.
+            built = _build(config)
+        else:
+            built = None
+        _config, _backend = config, built
 
 
 def get_backend() -> SearchBackend:

@@ -16,6 +16,7 @@ body in bm25.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 # first search finds something without network.
 SAMPLE_CORPUS = Path(__file__).with_name("sample_corpus.jsonl")
 _TITLE_WEIGHT, _BODY_WEIGHT = 2.0, 1.0
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -65,16 +67,33 @@ def _title_and_body(text: str, fallback: str) -> tuple[str, str]:
 
 
 def _read_text_file(path: Path, doc_id: str) -> Hit:
-    title, body = _title_and_body(path.read_text(encoding="utf-8", errors="replace"), path.stem)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # One file in another encoding should not stop a folder from being indexed; its
+        # undecodable bytes become U+FFFD, and the log says which file to convert.
+        log.warning(
+            "%s is not UTF-8 (byte %d); indexed with replacement characters. Convert it to "
+            "UTF-8 (for example: iconv -f cp1252 -t utf-8) to search its accented words.",
+            path,
+            exc.start,
+        )
+        text = data.decode("utf-8", errors="replace")
+    title, body = _title_and_body(text, path.stem)
     return Hit(id=doc_id, title=title, text=body)
 
 
 def _read_jsonl(path: Path) -> Iterable[Hit]:
-    with path.open(encoding="utf-8") as lines:
-        for lineno, line in enumerate(lines, 1):
+    with path.open("rb") as lines:
+        for lineno, raw in enumerate(lines, 1):
+            where = f"{path.name} line {lineno}"
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise PluginError(f"{where} is not UTF-8: save the file as UTF-8.") from None
             if not line.strip():
                 continue
-            where = f"{path.name} line {lineno}"
             try:
                 doc = json.loads(line)
             except json.JSONDecodeError as exc:
