@@ -28,6 +28,7 @@ package, and the rest still load.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import importlib
 import inspect
@@ -102,14 +103,22 @@ def _synchronous(func: Callable[[str], Any]) -> Callable[[str], Any]:
     """``func`` (an ``async def``) as a plain function that returns the awaited value.
 
     The dispatcher calls plugins in worker threads, which have no event loop; a fresh one per
-    call keeps plugins from sharing loop-bound state across threads. ``functools.wraps`` keeps
-    the name, qualified name, module and docstring, so re-registration and error messages see
-    the original function.
+    call keeps plugins from sharing loop-bound state across threads. Called where a loop is
+    already running (``plugin(arg)`` in a notebook or an async server), ``asyncio.run`` would
+    refuse, so the coroutine then gets its own loop in a short-lived thread; the caller's loop
+    waits for it, as it would for any blocking call. ``functools.wraps`` keeps the name,
+    qualified name, module and docstring, so re-registration and error messages see the
+    original function.
     """
 
     @functools.wraps(func)
     def run(argument: str) -> Any:
-        return asyncio.run(func(argument))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(func(argument))
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="moss-plugin") as pool:
+            return pool.submit(lambda: asyncio.run(func(argument))).result()
 
     return run
 

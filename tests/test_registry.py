@@ -248,6 +248,22 @@ def test_async_plugins_run_to_completion_in_the_dispatcher() -> None:
     assert (failed.ok, failed.error) == (False, "ConnectionError: cannot reach x")
 
 
+def test_an_async_plugin_can_be_called_where_an_event_loop_runs() -> None:
+    # A notebook cell or an async web handler already has a running loop, where a bare
+    # asyncio.run() refuses to start another.
+    async def fetch(url: str) -> str:
+        await asyncio.sleep(0)
+        return f"the page at {url}"
+
+    p = make_plugin(fetch, "Fetch")
+
+    async def handler() -> str:
+        return str(p("x"))
+
+    assert asyncio.run(handler()) == "the page at x"
+    assert p("y") == "the page at y"  # and with no loop running
+
+
 def test_async_plugins_keep_the_functions_names_and_signature() -> None:
     async def fetch(url: str) -> str:
         """Fetch a page."""
