@@ -371,6 +371,11 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
         # above showed equals this one) instead of a fresh init. A checkpoint of this run, if
         # resumed, still overrides them below.
         model = PeftModel.from_pretrained(base_lm, str(init_from), is_trainable=True)
+        # The earlier stage recorded the base model's path on the machine that trained it
+        # (the shipped adapter's is a hub id); this stage's adapter records this run's base,
+        # which peft also reads back when saving.
+        for peft_config in model.peft_config.values():
+            peft_config.base_model_name_or_path = base_lm.name_or_path
     else:
         model = get_peft_model(base_lm, lora)
 

@@ -441,6 +441,10 @@ def test_shipped_adapter_fits_its_size_budget_and_records_its_training() -> None
     assert size <= 20_000_000, f"the shipped adapter is {size:,} bytes; the budget is 20 MB"
     info = json.loads((ADAPTER_DIR / "moss_agent.json").read_text(encoding="utf-8"))
     assert info["base_model"] == "default" and info["meta_instruction"].startswith("You are MOSS")
+    # peft's own loaders read the base from adapter_config.json: a hub id, not a path that
+    # existed only on the machine that trained it.
+    config = json.loads((ADAPTER_DIR / "adapter_config.json").read_text(encoding="utf-8"))
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 @pytest.mark.slow

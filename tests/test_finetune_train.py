@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,15 @@ def test_init_adapter_continues_an_earlier_stage(
     with pytest.raises(MossAgentError, match="another --out"):
         train(quick_config(tiny_model, data_file, first.out, init_adapter=str(first.out)))
 
+    # An adapter trained on another machine records that machine's base path; the next stage
+    # records its own base instead (peft would otherwise look for the old one when saving).
+    moved = tmp_path / "moved"
+    shutil.copytree(first.out, moved)
+    adapter_config = moved / "adapter_config.json"
+    recorded = json.loads(adapter_config.read_text(encoding="utf-8"))
+    recorded["base_model_name_or_path"] = "/elsewhere/models/base"
+    adapter_config.write_text(json.dumps(recorded), encoding="utf-8")
+
     snapshot = Snapshot()
     config = quick_config(
         tiny_model,
@@ -251,7 +261,7 @@ def test_init_adapter_continues_an_earlier_stage(
         tmp_path / "stage2",
         max_steps=2,
         save_steps=0,
-        init_adapter=str(first.out),
+        init_adapter=str(moved),
     )
     result = train(config, callbacks=[snapshot])
     # The second stage starts from exactly the first stage's LoRA weights (a fresh init has
@@ -267,8 +277,10 @@ def test_init_adapter_continues_an_earlier_stage(
     assert changed and all("lora_" in n for n in changed)
     assert result.steps == 2
     info = json.loads((result.out / ADAPTER_INFO).read_text(encoding="utf-8"))
-    assert info["train_config"]["init_adapter"] == str(first.out)
+    assert info["train_config"]["init_adapter"] == str(moved)
     assert info["init_adapter"]["result"]["steps"] == 6  # the earlier stage's own record
+    saved_config = json.loads((result.out / "adapter_config.json").read_text(encoding="utf-8"))
+    assert saved_config["base_model_name_or_path"] == str(tiny_model)
 
 
 @pytest.mark.slow
