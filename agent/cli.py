@@ -59,7 +59,9 @@ def _add_search_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_model_flags(p: argparse.ArgumentParser) -> None:
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that choose the model: --model, --adapter, --base-only, --device and
+    --alternatives (``chat``, ``ask`` and ``demo`` share them; see ``load_agent``)."""
     p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
                    "(default: embedded model)")  # fmt: skip
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
@@ -68,27 +70,44 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alternatives", type=non_negative_int, default=DEFAULT_ALTERNATIVES,
                    help="when a command fails, rank this many readings by beam search and "
                    "keep a result two agree on; 0: off (default: %(default)s)")  # fmt: skip
-    _add_search_flags(p)
 
 
-def _build_agent(args: argparse.Namespace) -> Any:
+def load_agent(
+    model: str | None = None,
+    adapter: str | None = None,
+    *,
+    base_only: bool = False,
+    device: str = "auto",
+    alternatives: int = DEFAULT_ALTERNATIVES,
+) -> Any:
+    """The Agent the model flags describe: ``Agent.default()`` when none is given; else
+    ``model`` (default: the embedded one) with ``adapter``, prompted with the preset the
+    adapter was trained with (MOSS's own text for a named model without one)."""
     from agent.loop import Agent
 
-    _configure_search(args)
-    if args.model or args.adapter or args.base_only:
+    if model or adapter or base_only:
         from agent.models import default_model_path
         from agent.shipped import preset_for
 
-        model = args.model or default_model_path()
-        preset = preset_for(args.model, args.adapter)
         return Agent.from_pretrained(
-            model,
-            adapter=args.adapter,
-            device=args.device,
-            preset=preset,
-            alternatives=args.alternatives,
+            model or default_model_path(),
+            adapter=adapter,
+            device=device,
+            preset=preset_for(model, adapter),
+            alternatives=alternatives,
         )
-    return Agent.default(device=args.device, alternatives=args.alternatives)
+    return Agent.default(device=device, alternatives=alternatives)
+
+
+def _build_agent(args: argparse.Namespace) -> Any:
+    _configure_search(args)
+    return load_agent(
+        args.model,
+        args.adapter,
+        base_only=args.base_only,
+        device=args.device,
+        alternatives=args.alternatives,
+    )
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -188,13 +207,15 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("chat", help="terminal chat with streaming replies and live tool calls")
-    _add_model_flags(p)
+    add_model_flags(p)
+    _add_search_flags(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("ask", help="one question, one answer (for scripts)")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole turn as JSON")
-    _add_model_flags(p)
+    add_model_flags(p)
+    _add_search_flags(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("call", help="run a Commands line and print the Results block")

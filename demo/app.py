@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
+from agent.cli import add_model_flags, load_agent
 from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
+from agent.retry import DEFAULT_ALTERNATIVES
 from demo.messages import (
     Message,
     TurnView,
@@ -289,18 +291,19 @@ class SharedModel:
 
 
 def default_agent_factory(
-    model: str | None = None, adapter: str | None = None, device: str = "auto"
+    model: str | None = None,
+    adapter: str | None = None,
+    device: str = "auto",
+    *,
+    base_only: bool = False,
+    alternatives: int = DEFAULT_ALTERNATIVES,
 ) -> SharedModel:
-    """The default model (or ``model`` with ``adapter``), loaded once for all sessions."""
+    """The agent ``moss-agent chat`` would make from the same flags, loaded once for all
+    sessions (default: the embedded model with the shipped adapter)."""
 
     def load() -> Agent:
-        if model is None and adapter is None:
-            return Agent.default(device=device)
-        from agent.models import default_model_path
-
-        path = model if model is not None else str(default_model_path())
-        return Agent.from_pretrained(
-            path, adapter=adapter, device=device, preset="moss" if model else "short"
+        return load_agent(
+            model, adapter, base_only=base_only, device=device, alternatives=alternatives
         )
 
     return SharedModel(load)
@@ -545,9 +548,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--share", action="store_true", help="also create a public gradio.live link"
     )
-    parser.add_argument("--model", help="Hugging Face model id or folder (default: embedded model)")
-    parser.add_argument("--adapter", help="PEFT LoRA adapter folder")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_model_flags(parser)
     parser.add_argument(
         "--corpus",
         action="append",
@@ -560,7 +561,13 @@ def run_demo(args: argparse.Namespace) -> int:
     """Load the model once (so the first visitor does not wait), then serve until Ctrl-C."""
     from plugins.search import SAMPLE_CORPUS
 
-    factory = default_agent_factory(args.model, args.adapter, args.device)
+    factory = default_agent_factory(
+        args.model,
+        args.adapter,
+        args.device,
+        base_only=args.base_only,
+        alternatives=args.alternatives,
+    )
     print("Loading the model…", flush=True)
     try:
         print(f"Model: {factory.template().backend.name}", flush=True)

@@ -7,6 +7,7 @@ that must hold whatever it says.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,29 @@ def test_a_batch_of_turns_matches_the_turns_run_one_by_one(agent: Agent) -> None
     # The meta-instruction the turns share was encoded once, not once per turn.
     shared = [t.thoughts_stats.prompt_tokens - t.thoughts_stats.prefill_tokens for t in batched]
     assert len(set(shared)) == 1 and shared[0] > 50
+
+
+def test_the_demo_loads_what_the_chat_flags_load() -> None:
+    # `moss-agent demo` takes the model flags of `chat` and builds the same Agent: an adapter
+    # given with a model folder is prompted with the preset it was trained with (the demo
+    # used MOSS's long text for any named model), and --alternatives / --base-only reach it.
+    from agent.models import default_model_path
+    from agent.shipped import ADAPTER_DIR, adapter_preset
+    from demo.app import add_demo_arguments, default_agent_factory
+
+    parser = argparse.ArgumentParser()
+    add_demo_arguments(parser)
+    args = parser.parse_args(["--base-only", "--alternatives", "0", "--corpus", "notes/"])
+    assert (args.base_only, args.alternatives, args.corpus) == (True, 0, ["notes/"])
+    try:
+        model = str(default_model_path())
+    except Exception as exc:
+        pytest.skip(f"default model unavailable: {exc}")
+
+    tuned = default_agent_factory(model, str(ADAPTER_DIR), "cpu", alternatives=2)()
+    assert tuned.preset == adapter_preset(ADAPTER_DIR) == "short"
+    assert tuned.alternatives == 2
+    assert tuned.backend.name.endswith("+default")
+    base = default_agent_factory(device="cpu", base_only=True, alternatives=0)()
+    assert (base.preset, base.alternatives) == ("short", 0)
+    assert "+" not in base.backend.name
