@@ -61,7 +61,8 @@ def _add_search_flags(p: argparse.ArgumentParser) -> None:
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
     """The flags that choose the model: --model, --adapter, --base-only, --device and
-    --alternatives (``chat``, ``ask`` and ``demo`` share them; see ``load_agent``)."""
+    --alternatives (``chat``, ``ask`` and ``demo`` share them; ``agent.shipped.load_agent``
+    builds the Agent they describe)."""
     p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
                    "(default: embedded model)")  # fmt: skip
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
@@ -72,38 +73,13 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    "keep a result two agree on; 0: off (default: %(default)s)")  # fmt: skip
 
 
-def load_agent(
-    model: str | None = None,
-    adapter: str | None = None,
-    *,
-    base_only: bool = False,
-    device: str = "auto",
-    alternatives: int = DEFAULT_ALTERNATIVES,
-) -> Any:
-    """The Agent the model flags describe: ``Agent.default()`` when none is given; else
-    ``model`` (default: the embedded one) with ``adapter``, prompted with the preset the
-    adapter was trained with (MOSS's own text for a named model without one)."""
-    from agent.loop import Agent
-
-    if model or adapter or base_only:
-        from agent.models import default_model_path
-        from agent.shipped import preset_for
-
-        return Agent.from_pretrained(
-            model or default_model_path(),
-            adapter=adapter,
-            device=device,
-            preset=preset_for(model, adapter),
-            alternatives=alternatives,
-        )
-    return Agent.default(device=device, alternatives=alternatives)
-
-
 def _build_agent(args: argparse.Namespace) -> Any:
+    from agent.shipped import load_agent
+
     _configure_search(args)
     return load_agent(
-        args.model,
-        args.adapter,
+        args.model or None,
+        args.adapter or None,
         base_only=args.base_only,
         device=args.device,
         alternatives=args.alternatives,

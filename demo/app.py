@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.cli import add_model_flags, load_agent
+from agent.cli import add_model_flags
 from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
 from agent.retry import DEFAULT_ALTERNATIVES
+from agent.shipped import load_agent
 from demo.messages import (
     Message,
     TurnView,
