@@ -16,6 +16,7 @@ exactly as it was.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -425,30 +426,50 @@ class Agent:
         return await asyncio.to_thread(self.chat, text)
 
     async def astream(self, text: str) -> AsyncIterator[Event]:
-        """``stream`` for asyncio: events arrive as the worker thread produces them."""
+        """``stream`` for asyncio: events arrive as the worker thread produces them.
+
+        A consumer that leaves early (``break``, ``aclose()``, or its task cancelled, as when
+        a client disconnects) ends the turn: the worker stops at the model's next token, or
+        once a running plugin returns, and the history stays as it was.
+        """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        left = threading.Event()
+
+        def send(kind: str, item: Any) -> None:
+            # A RuntimeError: the consumer's loop has closed, so nobody is listening.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, item))
 
         def work() -> None:
+            events = self.stream(text)
             try:
-                for event in self.stream(text):
-                    loop.call_soon_threadsafe(queue.put_nowait, ("event", event))
+                for event in events:
+                    if left.is_set():
+                        break
+                    send("event", event)
             except BaseException as exc:  # re-raised in the consumer's task
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                send("error", exc)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                # Closing the turn's generator stops the model where it is; the turn is
+                # only added to history at its very end, so an abandoned turn leaves none.
+                events.close()
+                send("end", None)
 
         worker = loop.run_in_executor(None, work)
-        while True:
-            kind, item = await queue.get()
-            if kind == "event":
-                yield item
-            elif kind == "error":
-                await worker
-                raise item
-            else:
-                break
-        await worker
+        try:
+            while True:
+                kind, item = await queue.get()
+                if kind == "event":
+                    yield item
+                elif kind == "error":
+                    await worker
+                    raise item
+                else:
+                    break
+            await worker
+        finally:
+            left.set()
 
     # -- history --------------------------------------------------------------------------------
     def reset(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,71 @@ def test_async_forms() -> None:
 
     reply, kinds = asyncio.run(run())
     assert reply == "4/7 is about 0.5714." and kinds[-1] == "TurnDone"
+
+
+def test_leaving_a_stream_early_ends_the_turn_and_keeps_history() -> None:
+    agent, backend = make_agent(CALC, CALC, REPLY)
+    for event in agent.stream("What is 4/7?"):
+        if isinstance(event, Token):
+            break  # the generator is closed here: the turn ends with it
+    assert agent.history == [] and len(backend.prompts) == 1
+    assert agent.chat("What is 4/7?").reply == "4/7 is about 0.5714."  # the lock was let go
+
+
+def _blocking_agent() -> tuple[Agent, ScriptedBackend, threading.Event]:
+    """An agent whose model calls Wait("x"), a plugin that runs until ``release`` is set."""
+    release = threading.Event()
+    registry = Registry()
+
+    @registry.plugin("Wait", timeout=30)
+    def wait(text: str) -> str:
+        release.wait(10)
+        return text
+
+    call = ' I should wait.<eot>\n<|Commands|>: Wait("x")<eoc>'
+    backend = ScriptedBackend([call, " Done.<eom>"])
+    return Agent(backend, plugins=registry), backend, release
+
+
+@pytest.mark.parametrize("leave", ["aclose", "cancel"])
+def test_an_async_consumer_that_leaves_ends_the_turn_and_keeps_history(leave: str) -> None:
+    # A client that disconnects mid-turn: before, the worker ran the turn to its end (the
+    # reply phase too) and added it to history, though nobody saw it.
+    agent, backend, release = _blocking_agent()
+
+    async def run() -> None:
+        started = asyncio.Event()
+
+        async def consume() -> None:
+            async for event in agent.astream("wait for it"):
+                if isinstance(event, CommandStarted):
+                    started.set()
+                    await asyncio.sleep(30)  # still reading when the client leaves
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(started.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The cancelled task dropped its stream; asyncio closes such a generator (aclose)
+        # on the loop's next rounds.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        release.set()  # the plugin returns; the worker then sees that nobody is listening
+
+    async def run_and_close() -> None:
+        events = agent.astream("wait for it")
+        async for event in events:
+            if isinstance(event, CommandStarted):
+                break
+        await events.aclose()
+        release.set()
+
+    asyncio.run(run() if leave == "cancel" else run_and_close())
+    assert agent._lock.acquire(timeout=10), "the worker never let go of the turn"
+    agent._lock.release()
+    assert agent.history == []
+    assert len(backend.prompts) == 1  # the abandoned turn never reached its reply phase
 
 
 def test_disabling_a_plugin_changes_the_next_meta_instruction_and_refuses_it() -> None:
