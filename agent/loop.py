@@ -242,7 +242,7 @@ class Agent:
                 return event.turn
         raise MossAgentError("the turn ended without a result")  # unreachable by construction
 
-    def stream(self, text: str) -> Iterator[Event]:
+    def stream(self, text: str) -> Generator[Event, None, None]:
         """Run one turn, yielding events as they happen (see ``agent.events``)."""
         if not isinstance(text, str):
             raise TypeError(f"Agent.chat takes a str, got {type(text).__name__}.")
