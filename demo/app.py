@@ -42,6 +42,7 @@ from demo.messages import (
     error_message,
     escape_markdown,
     fail,
+    stop,
     turn_messages,
     turn_summary,
     user_message,
@@ -96,6 +97,7 @@ class Session:
             self.index.add_path(corpus)
         self.web: WebSearch = WebSearch()
         self._bind_search()
+        self._stop = threading.Event()
 
     # -- chat -----------------------------------------------------------------------------------
     def chat(self, text: str) -> Iterator[list[Message]]:
@@ -110,15 +112,22 @@ class Session:
             return
         before = [*self.messages, user_message(text)]
         self.messages = before
+        self._stop.clear()  # a Stop pressed before this turn began is not for it
         yield self.messages
         view = TurnView()
         try:
-            for event in self.agent.stream(text):
+            events = self.agent.stream(text)
+            for event in events:
                 view = apply_event(view, event)
                 if isinstance(event, TurnDone):
                     self.summary = turn_summary(event.turn)
+                elif self._stop.is_set():
+                    events.close()  # the model stops here; the agent's history stays as it was
+                    view = stop(view)
                 self.messages = before + turn_messages(view)
                 yield self.messages
+                if view.stopped:
+                    return
         except Exception as exc:  # the page must survive anything the model or a plugin does
             if isinstance(exc, MossAgentError):
                 log.warning("turn failed: %s", exc)
@@ -128,6 +137,14 @@ class Session:
                 reason = f"{type(exc).__name__}: {exc}. The conversation is unchanged; retry."
             self.messages = before + turn_messages(fail(view, reason))
             yield self.messages
+
+    def stop(self) -> None:
+        """Stop the running turn at the model's next token (or once a running tool returns).
+
+        The stopped turn stays on screen, marked as stopped, and is not kept in the agent's
+        history: the next turn's prompt does not contain it.
+        """
+        self._stop.set()
 
     def reset(self) -> None:
         """Start a new conversation; plugin switches, search mode and documents stay."""
@@ -386,6 +403,7 @@ def build_app(
                         max_length=4000,
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1)
+                    stop_button = gr.Button("⏹ Stop", elem_id="stop", scale=1, min_width=80)
                 stats_md = gr.Markdown("", elem_id="stats")
                 gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[msg], label="Examples")
             with gr.Column(scale=1, min_width=280):
@@ -450,6 +468,10 @@ def build_app(
             for messages in session.chat(text):
                 yield messages, "", session.summary, session
 
+        def on_stop(session: Session | None) -> None:
+            if session is not None:
+                session.stop()
+
         def on_plugins(names: list[str], session: Session | None) -> tuple[Any, ...]:
             session, problem = ensure(session)
             if session is None:
@@ -496,6 +518,9 @@ def build_app(
             trigger_mode="multiple",
             api_name="chat",
         )
+        # Outside the queue: a Stop must not wait behind the turn it stops. The running turn
+        # ends at the model's next token; the stopped turn stays on screen, marked.
+        stop_button.click(on_stop, inputs=[state], outputs=None, queue=False)
         plugins_box.input(on_plugins, inputs=[plugins_box, state], outputs=[meta_box, state])
         search_mode.input(on_search_mode, inputs=[search_mode, state], outputs=[state])
         upload.upload(on_upload, inputs=[upload, state], outputs=[doc_md, upload_md, upload, state])

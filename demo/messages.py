@@ -37,6 +37,7 @@ Message = dict[str, Any]
 
 THOUGHTS_TITLE = "💭 Inner thoughts"
 RETRY_TITLE = "🔁 A command failed; trying the model's next most likely reading"
+STOPPED = "⏹️ **Stopped.** This turn is not kept: the model will not see it in the next turn."
 TOOL_ICON = "🔧"
 RUNNING = "Running…"
 LOG_CHARS = 48  # the result summary beside a tool's title: one short line
@@ -65,10 +66,11 @@ class TurnView:
     retries: tuple[CommandsRetried, ...] = ()  # alternatives tried after a failed command
     turn: Turn | None = None  # set by TurnDone: the repaired, authoritative texts
     error: str | None = None  # set by ``fail``: the turn did not complete
+    stopped: bool = False  # set by ``stop``: the user stopped the turn
 
     @property
     def finished(self) -> bool:
-        return self.turn is not None or self.error is not None
+        return self.turn is not None or self.error is not None or self.stopped
 
 
 def apply_event(view: TurnView, event: Event) -> TurnView:
@@ -105,6 +107,15 @@ def fail(view: TurnView, error: BaseException | str) -> TurnView:
     """
     text = error if isinstance(error, str) else str(error) or type(error).__name__
     return replace(view, error=text)
+
+
+def stop(view: TurnView) -> TurnView:
+    """The view of a turn the user stopped (the agent's history is unchanged).
+
+    >>> turn_messages(stop(TurnView()))[-1]["content"]
+    '⏹️ **Stopped.** This turn is not kept: the model will not see it in the next turn.'
+    """
+    return replace(view, stopped=True)
 
 
 def _put(tools: tuple[ToolView, ...], tool: ToolView) -> tuple[ToolView, ...]:
@@ -153,6 +164,8 @@ def turn_messages(view: TurnView) -> list[Message]:
         out.append(_message(reply))
     if view.error is not None:
         out.append(error_message(view.error))
+    if view.stopped:
+        out.append(_message(STOPPED))
     return out
 
 
@@ -289,6 +302,7 @@ def _short(text: str) -> str:
 
 
 __all__ = [
+    "STOPPED",
     "THOUGHTS_TITLE",
     "Message",
     "ToolView",
@@ -298,6 +312,7 @@ __all__ = [
     "escape_markdown",
     "events_to_messages",
     "fail",
+    "stop",
     "tool_message",
     "turn_messages",
     "turn_summary",

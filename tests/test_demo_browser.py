@@ -285,6 +285,37 @@ def test_a_model_failure_shows_in_the_chat_and_the_page_keeps_working(
     expect(chat).not_to_contain_text("303471", timeout=WAIT_MS)
 
 
+def test_stop_ends_a_long_reply_and_the_next_turn_does_not_see_it(
+    browser: Any, serve: Callable[..., str]
+) -> None:
+    from playwright.sync_api import expect
+
+    # A slow model (50 ms a token) writing a long reply: 300 tokens, 15 seconds unstopped.
+    long_reply = " " + " ".join(f"w{i}" for i in range(300)) + "<eom>"
+    backends: list[ScriptedBackend] = []
+
+    def factory() -> Agent:
+        backend = ScriptedBackend(
+            [" Chat.<eot>\n<|Commands|>: None<eoc>", long_reply, *CALC], token_seconds=0.05
+        )
+        backends.append(backend)
+        return Agent(backend)
+
+    page = open_page(browser, serve(factory))
+    chat = page.locator("#chat")
+    ask(page, "Tell me a long story")
+    expect(chat).to_contain_text("w3 w4", timeout=WAIT_MS)
+    page.locator("#stop").click()
+    expect(chat).to_contain_text("Stopped.", timeout=WAIT_MS)
+    expect(chat).not_to_contain_text("w299")
+    shot(page, "demo_stopped.png")
+
+    ask(page, "What is 4817*63?")
+    expect(chat.get_by_text("4817 × 63 = 303471.")).to_be_visible(timeout=WAIT_MS)
+    [backend] = backends
+    assert "long story" not in backend.prompts[-1]  # the stopped turn is not in the history
+
+
 @pytest.mark.slow
 def test_real_model(browser: Any, serve: Callable[..., str]) -> None:
     """The default model end to end: whatever it answers must arrive as a finished turn."""

@@ -22,6 +22,7 @@ from agent.turn import PhaseStats, Turn
 from demo.app import MAX_UPLOAD_BYTES, Session, SharedModel, describe_backend
 from demo.messages import (
     RETRY_TITLE,
+    STOPPED,
     THOUGHTS_TITLE,
     TurnView,
     apply_event,
@@ -263,6 +264,25 @@ def test_two_sessions_never_share_history() -> None:
     assert [t.human for t in bob.agent.history] == ["Hi, I am Bob"]
     assert not any("Bob" in m["content"] for m in alice.messages)
     assert not any("303471" in m["content"] for m in bob.messages)
+
+
+def test_stop_ends_the_turn_marks_it_and_keeps_it_out_of_history() -> None:
+    agent = scripted(CALC_THOUGHTS, " Greet.<eot>\n<|Commands|>: None<eoc>", " Hello!<eom>")
+    session = Session(agent)
+    shown = []
+    for messages in session.chat("What is 4817*63?"):
+        shown.append(messages)
+        if any(m["content"] == "I should" for m in messages):
+            session.stop()  # the Stop button, pressed while the thoughts stream
+    last = shown[-1]
+    assert last[-1]["content"] == STOPPED
+    assert not tool_calls(last)  # stopped before its command ran
+    assert agent.history == [] and len(agent.backend.prompts) == 1  # type: ignore[attr-defined]
+    # A Stop pressed between turns is not for the next one, which runs to its end.
+    session.stop()
+    assert last_chat(session, "Hi")[-1]["content"] == "Hello!"
+    assert [t.human for t in agent.history] == ["Hi"]
+    assert "4817" not in agent.backend.prompts[-1]  # type: ignore[attr-defined]
 
 
 def test_shared_model_shares_the_backend_but_not_the_state() -> None:

@@ -16,6 +16,7 @@ non-space characters with the whitespace before them, so counts are stable and e
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class ScriptedBackend:
     """Plays back scripted completions in order; see the module docstring.
 
     Records every call: ``prompts`` (the prompt texts) and ``stops`` (the stop lists).
+    ``token_seconds`` pauses before each streamed token, as a slow model would.
 
     >>> from agent.backends.base import run_stream
     >>> backend = ScriptedBackend(["4/7 is 0.57.<eom> ignored"])
@@ -77,9 +79,13 @@ class ScriptedBackend:
         *,
         context_length: int = 2048,
         name: str = "scripted",
+        token_seconds: float = 0.0,
     ) -> None:
         self.name = name
         self.context_length = context_length
+        # A pause before each streamed token: a slow model, for tests of what a user can do
+        # while a turn runs (stop it, send another message).
+        self.token_seconds = token_seconds
         self._queue: deque[ScriptItem] = deque(replies)
         self.prompts: list[str] = []
         self.stops: list[list[str]] = []
@@ -159,6 +165,8 @@ class ScriptedBackend:
             if used >= max_new_tokens:
                 break
             used += 1
+            if self.token_seconds:
+                time.sleep(self.token_seconds)
             out = matcher.feed(token)
             if out:
                 yield out
