@@ -65,6 +65,8 @@ def chat_batch(
     >>> [t.reply for t in chat_batch([one, two], ["hi", "hello"])]
     ['Hi!', 'Hey.']
     """
+    if isinstance(texts, str):
+        raise TypeError("chat_batch takes a list of texts, one per agent, not one str")
     if len(agents) != len(texts):
         raise ValueError(
             f"chat_batch got {len(agents)} agents and {len(texts)} texts; pass one text per agent"
@@ -110,7 +112,7 @@ def chat_batch(
 
     with ExitStack() as held:
         for agent in agents:
-            held.enter_context(agent._lock)
+            held.enter_context(agent._hold())
         steps = [agent._steps(text) for agent, text in zip(agents, texts, strict=True)]
         for i, s in enumerate(steps):
             advance(i, s, None)

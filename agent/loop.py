@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -127,6 +127,16 @@ class Agent:
             raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
         if disabled_tools not in get_args(DisabledTools):
             raise ValueError(f"disabled_tools must be 'list' or 'omit', got {disabled_tools!r}.")
+        if preset not in get_args(protocol.Preset):
+            raise ValueError(
+                f"preset must be one of {', '.join(get_args(protocol.Preset))}, got {preset!r}."
+            )
+        for name, value in (
+            ("max_thought_tokens", max_thought_tokens),
+            ("max_reply_tokens", max_reply_tokens),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
         self.backend = backend
         self.plugins = plugins if plugins is not None else default_registry()
         self.fixed_meta_instruction = meta_instruction
@@ -137,7 +147,8 @@ class Agent:
         self.alternatives = alternatives
         self.disabled_tools: DisabledTools = disabled_tools
         self.history: list[Turn] = []
-        self._lock = threading.Lock()  # one turn at a time per Agent
+        self._lock = threading.Lock()  # one turn at a time per Agent; take it with _hold()
+        self._holder: int | None = None  # the thread whose turn holds the lock
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -218,7 +229,7 @@ class Agent:
         if plugins is None:
             twin.dispatcher = self.dispatcher  # it keeps no state between turns
         if history:
-            with self._lock:
+            with self._hold():
                 twin.history = list(self.history)  # a Turn is never changed once made
         return twin
 
@@ -243,11 +254,38 @@ class Agent:
         raise MossAgentError("the turn ended without a result")  # unreachable by construction
 
     def stream(self, text: str) -> Generator[Event, None, None]:
-        """Run one turn, yielding events as they happen (see ``agent.events``)."""
-        if not isinstance(text, str):
+        """Run one turn, yielding events as they happen (see ``agent.events``).
+
+        The turn holds the Agent until the generator is exhausted or closed; leaving it early
+        (``break``, ``close()``) ends the turn and keeps history as it was.
+        """
+        if not isinstance(text, str):  # said now, not at the first next()
             raise TypeError(f"Agent.chat takes a str, got {type(text).__name__}.")
-        with self._lock:
+        return self._held_turn(text)
+
+    def _held_turn(self, text: str) -> Generator[Event, None, None]:
+        with self._hold():
             yield from self._turn(text)
+
+    @contextlib.contextmanager
+    def _hold(self) -> Iterator[None]:
+        """Take the Agent for a turn (or a change of history); another thread waits its turn.
+
+        The same thread asking again can only mean a turn it left open, which would never
+        end while it waits: that is an error naming the fix, not a hang.
+        """
+        me = threading.get_ident()
+        if self._holder == me:
+            raise MossAgentError(
+                "This Agent's previous turn is still open in this thread: a stream() that was "
+                "neither read to its end nor closed. Finish it, or call its close(), first."
+            )
+        with self._lock:
+            self._holder = me
+            try:
+                yield
+            finally:
+                self._holder = None
 
     def _turn(self, text: str) -> Generator[Event, None, None]:
         """Drive ``_steps``, streaming each generation from the backend."""
@@ -422,8 +460,14 @@ class Agent:
 
     # -- async ----------------------------------------------------------------------------------
     async def achat(self, text: str) -> Turn:
-        """``chat`` without blocking the event loop (the model runs in a worker thread)."""
-        return await asyncio.to_thread(self.chat, text)
+        """``chat`` without blocking the event loop (the model runs in a worker thread).
+
+        Cancelling it ends the turn, as leaving ``astream`` does: history stays as it was.
+        """
+        async for event in self.astream(text):
+            if isinstance(event, TurnDone):
+                return event.turn
+        raise MossAgentError("the turn ended without a result")  # unreachable by construction
 
     async def astream(self, text: str) -> AsyncIterator[Event]:
         """``stream`` for asyncio: events arrive as the worker thread produces them.
@@ -432,6 +476,8 @@ class Agent:
         a client disconnects) ends the turn: the worker stops at the model's next token, or
         once a running plugin returns, and the history stays as it was.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"Agent.chat takes a str, got {type(text).__name__}.")
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         left = threading.Event()
@@ -474,7 +520,7 @@ class Agent:
     # -- history --------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the conversation (plugins and settings stay)."""
-        with self._lock:
+        with self._hold():
             self.history.clear()
 
     def transcript(self) -> str:
@@ -492,12 +538,22 @@ class Agent:
             "plugins": {p.name: self.plugins.is_enabled(p.name) for p in self.plugins},
             "turns": [t.to_dict() for t in self.history],
         }
-        write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1), private=True)
+        target = Path(path)
+        if target.is_dir():
+            raise ConversationError(
+                f"{target} is a folder: give a file name, such as {target / 'conversation.json'}."
+            )
+        try:
+            write_atomic(target, json.dumps(data, ensure_ascii=False, indent=1), private=True)
+        except OSError as exc:
+            raise ConversationError(
+                f"Could not save the conversation to {target}: {exc.strerror or exc}."
+            ) from exc
 
     def load_history(self, path: str | os.PathLike[str]) -> None:
         """Replace this agent's conversation with a saved one (plugin switches included)."""
         data = read_conversation(Path(path))
-        with self._lock:
+        with self._hold():
             self.history = [Turn.from_dict(t) for t in data["turns"]]
             self.fixed_meta_instruction = data.get("meta_instruction")
             self.preset = data.get("preset", self.preset)
@@ -511,10 +567,18 @@ class Agent:
     def load(
         cls, path: str | os.PathLike[str], backend: Backend | None = None, **kwargs: Any
     ) -> Agent:
-        """An agent continuing a saved conversation; the default model unless ``backend``."""
+        """An agent continuing a saved conversation; the default model unless ``backend``.
+
+        The file's meta-instruction, preset and plugin switches are restored, except that a
+        ``meta_instruction`` or ``preset`` given here wins over the file's.
+        """
         read_conversation(Path(path))  # fail on a bad file before loading any model
         agent = cls(backend, **kwargs) if backend is not None else cls.default(**kwargs)
         agent.load_history(path)
+        if "meta_instruction" in kwargs:
+            agent.fixed_meta_instruction = kwargs["meta_instruction"]
+        if "preset" in kwargs:
+            agent.preset = kwargs["preset"]
         return agent
 
 
@@ -528,6 +592,10 @@ def read_conversation(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConversationError(f"No saved conversation at {path}.") from None
+    except IsADirectoryError:
+        raise ConversationError(f"{path} is a folder: give a saved conversation file.") from None
+    except OSError as exc:
+        raise ConversationError(f"Could not read {path}: {exc.strerror or exc}.") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConversationError(f"{path} is not a saved conversation (bad JSON: {exc}).") from exc
     if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:

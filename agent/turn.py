@@ -6,10 +6,11 @@ A ``Turn`` is also the unit of history, and it round-trips through JSON (``to_di
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from agent.protocol import Exchange
+from agent.protocol import Exchange, neutralize
 
 
 @dataclass
@@ -74,8 +75,52 @@ class Turn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Turn:
-        data = dict(data)
-        data["commands"] = [CommandRecord(**c) for c in data.get("commands", [])]
-        data["thoughts_stats"] = PhaseStats(**data.get("thoughts_stats", {}))
-        data["reply_stats"] = PhaseStats(**data.get("reply_stats", {}))
+        """A Turn from ``to_dict``'s output; a field of the wrong type raises ``TypeError``.
+
+        The texts are made inert as live input is (``protocol.neutralize``): a saved file is
+        user input too, and a marker typed into it must not reach the prompt as a marker.
+        """
+        data = _checked(cls, data)
+        data["commands"] = [
+            CommandRecord(**_checked(CommandRecord, c)) for c in data.get("commands", [])
+        ]
+        for key in ("thoughts_stats", "reply_stats"):
+            data[key] = PhaseStats(**_checked(PhaseStats, data.get(key, {})))
+        for key in ("human", "reply", "thoughts"):
+            if key in data:
+                data[key] = neutralize(data[key])
+        for key in ("commands_text", "results_text"):  # these hold snippet references
+            if key in data:
+                data[key] = neutralize(data[key], keep_references=True)
         return cls(**data)
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+
+
+def _checked(cls: type, data: object) -> dict[str, Any]:
+    """``data`` if every field it names has the type ``cls`` declares for it."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a {cls.__name__} must be an object, not {type(data).__name__}")
+    declared = {f.name: str(f.type) for f in fields(cls)}
+    for key, value in data.items():
+        kind = declared.get(key)
+        if kind is None:
+            continue  # an unknown field: the dataclass names it in its own TypeError
+        if kind in ("list[str]", "list[CommandRecord]"):
+            item = str if kind == "list[str]" else dict
+            ok = isinstance(value, list) and all(isinstance(v, item) for v in value)
+        elif kind in _TYPES:
+            numeric = kind in ("int", "float")
+            ok = isinstance(value, _TYPES[kind]) and not (numeric and isinstance(value, bool))
+        else:
+            ok = isinstance(value, dict)  # a nested record, checked by its own _checked
+        if not ok:
+            raise TypeError(f'"{key}" must be {kind}, not {json.dumps(value)[:40]}')
+    return dict(data)

@@ -503,3 +503,19 @@ def test_alternatives_leave_the_streaming_cache_alone_and_refuse_bad_calls(
     with pytest.raises(BackendError, match="still open"):
         backend.alternatives(PROMPT, stop=[], max_new_tokens=4, n=2)
     stream.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"device": "gpu"}, r"unknown device 'gpu'; use auto, cpu or cuda"),
+        ({"dtype": "float17"}, r"unknown dtype 'float17'"),
+    ]
+    + ([] if torch.cuda.is_available() else [({"device": "cuda"}, "needs CUDA")]),
+)
+def test_a_bad_device_or_dtype_is_said_before_any_model_loads(
+    kwargs: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    # tmp_path holds no model: the check comes first, so this takes no loading time.
+    with pytest.raises(BackendError, match=message):
+        TransformersBackend.from_pretrained(str(tmp_path), **kwargs)

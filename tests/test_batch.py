@@ -110,4 +110,6 @@ def test_bad_calls_are_refused_with_the_fix() -> None:
         chat_batch([agent, Agent(ScriptedBackend())], ["a", "b"])
     with pytest.raises(TypeError, match="str"):
         chat_batch([agent], [3])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="a list of texts, one per agent"):
+        chat_batch([agent, agent.copy()], "ab")  # two agents, and a str of two characters
     assert chat_batch([], []) == []

@@ -66,7 +66,7 @@ class TransformersBackend:
         self.dtype = dtype if dtype is not None else _default_dtype(self.device)
         try:
             self.model = model.to(device=self.device, dtype=self.dtype).eval()
-        except (RuntimeError, ValueError) as error:
+        except (RuntimeError, ValueError, AssertionError) as error:
             raise BackendError(
                 f"could not move the model to {self.device} as {self.dtype} ({error}); "
                 "pass device='cpu' or another dtype"
@@ -114,6 +114,8 @@ class TransformersBackend:
         """
         from agent.models import resolve_model
 
+        torch_dtype = _torch_dtype(dtype)  # a bad dtype or device is said before loading
+        device = _pick_device(device)
         source = resolve_model(path_or_id)
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -132,7 +134,7 @@ class TransformersBackend:
                 tokenizer_source, trust_remote_code=trust_remote_code
             )
             model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=dtype or "auto", trust_remote_code=trust_remote_code
+                source, dtype=torch_dtype or "auto", trust_remote_code=trust_remote_code
             )
         except (OSError, ValueError) as error:
             raise ModelNotAvailableError(
@@ -144,7 +146,7 @@ class TransformersBackend:
             model = _load_adapter(model, adapter)
             name += f"+{Path(adapter).name}"
         kw.setdefault("name", name)
-        return cls(model, tokenizer, device=device, dtype=_torch_dtype(dtype), **kw)
+        return cls(model, tokenizer, device=device, dtype=torch_dtype, **kw)
 
     # -- Backend protocol ---------------------------------------------------------------------
 
@@ -643,11 +645,24 @@ def _torch_dtype(dtype: Any) -> Any:
 
 
 def _pick_device(device: str) -> str:
-    if device != "auto":
-        return device
+    """``device`` checked ("auto": CUDA when there is one, else the CPU), so a wrong one is
+    said before the model loads, not as torch's error while moving it."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise BackendError(
+            f"unknown device {device!r}; use auto, cpu or cuda (cuda:1 for a second GPU)"
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise BackendError(
+            f"device {device!r} needs CUDA, which this torch build or machine does not have; "
+            "use device='cpu' or 'auto'"
+        )
+    return device
 
 
 def _default_dtype(device: torch.device) -> torch.dtype:
