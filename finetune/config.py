@@ -90,8 +90,9 @@ class TrainConfig:
         default=None,
         metadata=_help(
             "Start from this adapter's LoRA weights instead of fresh ones: a second stage of "
-            "training, on new data or with a new learning-rate schedule. Its rank, alpha, "
-            "target modules and layers must match the flags; its dropout is kept."
+            "training, on new data or with a new learning-rate schedule; `default` is the "
+            "adapter moss-agent ships. Its rank, alpha, target modules and layers must match "
+            "the flags; its dropout is kept."
         ),
     )
     learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (AdamW)."))

@@ -14,9 +14,9 @@ A case is one JSON line::
     {"id": ..., "tool": "Convert", "arguments": ["5 km to miles"], "answer": ["3.10686"]}
 
 (the last for any other plugin, installed or registered: its argument is right when it is one
-of ``arguments``, case and spacing ignored, and is not scored without them), and a corpus
-line is ``{"id", "title", "text"}``; the corpus feeds the local Search backend while the cases
-run. Metrics, overall and by expected tool:
+of ``arguments``, ignoring case and collapsing runs of spaces, and is not scored without
+them), and a corpus line is ``{"id", "title", "text"}``; the corpus feeds the local Search
+backend while the cases run. Metrics, overall and by expected tool:
 
 - ``format_valid``: the model's Commands line was readable (``Turn.problems`` names no
   problem with the Commands line or a command in it);
@@ -130,9 +130,9 @@ class Case:
         need = {"Calculate": "value", "Solve": "solutions", "Search": "doc"}.get(tool or "")
         if need and data.get(need) is None:
             raise ConversationError(f'{where}: a {tool} case needs "{need}".')
-        answer = data.get("answer") or []
-        if isinstance(answer, str):
-            answer = [answer]
+        answer, arguments = (
+            _strings(data.get(k), f'{where}: "{k}"') for k in ("answer", "arguments")
+        )
         solutions = data.get("solutions")
         return cls(
             id=str(data.get("id", where)),
@@ -141,10 +141,25 @@ class Case:
             value=float(data["value"]) if data.get("value") is not None else None,
             solutions={str(k): float(v) for k, v in solutions.items()} if solutions else None,
             doc=str(data["doc"]) if data.get("doc") is not None else None,
-            answer=tuple(str(a) for a in answer),
+            answer=answer,
             family=str(data.get("family", "")),
-            arguments=tuple(str(a) for a in data.get("arguments") or ()),
+            arguments=arguments,
         )
+
+
+def _strings(value: object, what: str = "a value") -> tuple[str, ...]:
+    """One accepted string, or a list of them (a lone string is not split into characters).
+
+    >>> _strings("5 km to miles"), _strings(["a", 3]), _strings(None)
+    (('5 km to miles',), ('a', '3'), ())
+    """
+    if isinstance(value, str):
+        return (value,)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConversationError(f"{what} must be a string or a list of strings, not {value!r}.")
+    return tuple(str(v) for v in value)
 
 
 def _read_jsonl(path: str | Path) -> list[tuple[str, Any]]:
@@ -295,7 +310,8 @@ def solve_matches(argument: str, solutions: dict[str, float]) -> bool:
 
 
 def _plain(argument: str) -> str:
-    """An argument as compared for another plugin's case: case and spacing ignored.
+    """An argument as compared for another plugin's case: lower case, runs of spaces as one
+    (``5km`` and ``5 km`` still differ).
 
     >>> _plain("  5 KM   to miles ")
     '5 km to miles'

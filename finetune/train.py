@@ -159,14 +159,27 @@ def check_lora_matches(folder: Path, config: TrainConfig, fix: str) -> None:
             )
 
 
-def _check_init_adapter(config: TrainConfig) -> Path | None:
+def init_adapter_folder(config: TrainConfig) -> Path | None:
+    """The folder ``--init-adapter`` names; ``default`` is the shipped adapter, wherever the
+    package is installed (unless a folder called ``default`` is where the command runs)."""
     if not config.init_adapter:
         return None
     folder = Path(config.init_adapter)
+    if config.init_adapter == "default" and not folder.exists():
+        from agent.shipped import ADAPTER_DIR
+
+        return ADAPTER_DIR
+    return folder
+
+
+def _check_init_adapter(config: TrainConfig) -> Path | None:
+    folder = init_adapter_folder(config)
+    if folder is None:
+        return None
     if not (folder / "adapter_config.json").is_file():
         raise MossAgentError(
             f"--init-adapter {folder} holds no adapter_config.json: pass the folder an earlier "
-            "`moss-agent train --out` wrote."
+            "`moss-agent train --out` wrote, or `default` for the adapter moss-agent ships."
         )
     if folder.resolve() == Path(config.out).resolve():
         raise MossAgentError(
@@ -399,7 +412,13 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
         metrics: dict[str, float] = {k: float(v) for k, v in output.metrics.items()}
         eval_loss = None
         if eval_examples:
-            evaluated = trainer.evaluate()
+            # The periodic evaluation may have just run at the last step: the same loss on
+            # the same weights, so it is read back rather than computed twice.
+            logged = [h for h in trainer.state.log_history if "eval_loss" in h]
+            if logged and logged[-1].get("step") == trainer.state.global_step:
+                evaluated = {k: v for k, v in logged[-1].items() if k.startswith("eval_")}
+            else:
+                evaluated = trainer.evaluate()
             metrics.update({k: float(v) for k, v in evaluated.items()})
             eval_loss = metrics.get("eval_loss")
     finally:
@@ -467,12 +486,11 @@ def write_adapter_info(
         },
         "versions": {p: _version(p) for p in ("torch", "transformers", "peft")},
     }
-    if config.init_adapter:
+    earlier_folder = init_adapter_folder(config)
+    if earlier_folder is not None:
         # The earlier stage's own record, so a chain of stages can be read from the last one.
         try:
-            earlier = json.loads(
-                (Path(config.init_adapter) / ADAPTER_INFO).read_text(encoding="utf-8")
-            )
+            earlier = json.loads((earlier_folder / ADAPTER_INFO).read_text(encoding="utf-8"))
             info["init_adapter"] = {
                 k: earlier.get(k)
                 for k in ("train_config", "result", "init_adapter")

@@ -9,7 +9,7 @@ line are what the meta-instruction shows the model; its docstring is the descrip
 
 The return value decides how the Results block shows it (see ``agent.protocol.format_result``):
 ``str`` or a number -> ``Calculate("x") => '0.57'``; ``dict`` -> one ``name = value`` line each;
-``list`` of strings -> numbered ``<|n|>: "snippet"`` lines. Raise any exception to fail: the
+``list`` of strings -> numbered ``<|n|>: 'snippet'`` lines. Raise any exception to fail: the
 model sees ``No result.``, the exception is kept for logs and the UI.
 
 An ``async def`` plugin works too: each call runs the coroutine to completion on a fresh event
@@ -43,7 +43,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_type_hints
 
 from agent.errors import PluginError
-from agent.protocol import Layout
+from agent.protocol import Layout, neutralize
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -149,6 +149,13 @@ def _check_line(name: str, what: str, text: str | None) -> None:
             f"Plugin {name}'s {what} must be one line of text, got {text!r}: write it on one "
             f"line without line breaks, or leave {what}= out for the default."
         )
+    # For the same reason, no protocol marker: `<eoc>` or `<|Human|>:` would end or forge a
+    # part of the prompt.
+    if neutralize(text) != text:
+        raise PluginError(
+            f"Plugin {name}'s {what} {text!r} holds a protocol marker (such as <eoc> or "
+            "<|Human|>): write it without one."
+        )
 
 
 def _check_timeout(name: str, timeout: object) -> float | None:
@@ -201,16 +208,31 @@ def make_plugin(
     _check_line(name, "api", api)
     _check_layout(name, layout)
     seconds = _check_timeout(name, timeout)
+    signature = inspect.signature(func).parameters.values()
     params = [
         p
-        for p in inspect.signature(func).parameters.values()
+        for p in signature
         if p.default is inspect.Parameter.empty
         and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     if len(params) != 1:
+        optional = [p.name for p in signature if p.default is not inspect.Parameter.empty]
+        detail = f"it takes {len(params)}" + (
+            f" (`{optional[0]}` has a default; remove it)" if not params and optional else ""
+        )
         raise PluginError(
             f"Plugin {name} must take exactly one required text argument, e.g. "
-            f"`def {getattr(func, '__name__', 'f')}(query: str)`; it takes {len(params)}."
+            f"`def {name.lower()}(query: str)`; {detail}."
+        )
+    keyword_only = [
+        p.name
+        for p in signature
+        if p.kind is p.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    ]
+    if keyword_only:
+        raise PluginError(
+            f"Plugin {name} is called with its text argument alone, so its keyword-only "
+            f"argument `{keyword_only[0]}` needs a default."
         )
     arg = params[0].name
     if description is None:
@@ -278,11 +300,14 @@ class Registry:
         layout: Layout | None = None,
         timeout: float | None = None,
     ) -> Callable[[F], F]:
-        """Decorator: register ``func`` here and return it unchanged."""
+        """Decorator: register ``func`` here and return it unchanged, its ``Plugin`` at
+        ``func.__moss_plugin__`` (``registry.add(func.__moss_plugin__)`` adds it elsewhere)."""
         _check_not_bare(name)
 
         def decorate(func: F) -> F:
-            self.add(make_plugin(func, name, label=label, api=api, layout=layout, timeout=timeout))
+            p = make_plugin(func, name, label=label, api=api, layout=layout, timeout=timeout)
+            self.add(p)
+            func.__moss_plugin__ = p  # type: ignore[attr-defined]
             return func
 
         return decorate
@@ -370,6 +395,7 @@ class Registry:
             if ep.value in skip:
                 continue
             package = ep.dist.name if ep.dist is not None else ep.value
+            before = {p.name for p in installed}
             try:
                 obj = ep.load()
                 if callable(obj) and not inspect.ismodule(obj):
@@ -381,10 +407,19 @@ class Registry:
                     for p in installed:
                         if p.name not in self:
                             self.add(p)
-            except Exception as exc:  # a broken package must not stop the others
+            # A broken package must not stop the others, even one that calls sys.exit() or
+            # argparse while importing (SystemExit); only Ctrl-C goes through.
+            except (Exception, SystemExit) as exc:
                 reason = _reason(exc)
                 log.warning("plugin package %s (%s) failed to load: %s", package, ep.value, reason)
                 errors.append(LoadError(package=package, entry_point=ep.value, reason=reason))
+                # A package that failed contributes nothing, not the plugins it registered
+                # before its failure (a missing library imported after the first @plugin,
+                # a name clash on its second plugin).
+                for name in {p.name for p in installed} - before:
+                    installed.remove(name)
+                    if self is not installed and name in self:
+                        self.remove(name)
         return errors
 
 
@@ -433,16 +468,7 @@ def plugin(
     ...     '''Repeat the text.'''
     ...     return text
     """
-
-    _check_not_bare(name)
-
-    def decorate(func: F) -> F:
-        p = make_plugin(func, name, label=label, api=api, layout=layout, timeout=timeout)
-        installed.add(p)
-        func.__moss_plugin__ = p  # type: ignore[attr-defined]
-        return func
-
-    return decorate
+    return installed.plugin(name, label=label, api=api, layout=layout, timeout=timeout)
 
 
 def _check_not_bare(name: object) -> None:
@@ -465,7 +491,7 @@ def _load_builtins() -> list[LoadError]:
     for module in BUILTIN_MODULES:
         try:
             importlib.import_module(module)
-        except Exception as exc:  # one built-in must not stop the others, nor every Agent()
+        except (Exception, SystemExit) as exc:  # one built-in must not stop the others
             reason = _reason(exc)
             log.warning("built-in plugin module %s failed to load: %s", module, reason)
             errors.append(LoadError(package="moss-agent", entry_point=module, reason=reason))

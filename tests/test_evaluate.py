@@ -249,6 +249,9 @@ def test_a_plugin_authors_own_tool_is_scored_by_name_arguments_and_answer() -> N
     assert "Convert" in report.table().split("\n")[0]
     with pytest.raises(ConversationError, match='"tool" must be a plugin'):
         Case.from_dict({"id": "bad", "query": "q", "tool": "two words"})
+    # One accepted argument may be written as a string; it is not split into characters.
+    one = Case.from_dict({"id": "u3", "query": "q", "tool": "Convert", "arguments": "5 km"})
+    assert one.arguments == ("5 km",)
 
 
 def test_no_tools_rewrites_a_fixed_meta_instruction() -> None:

@@ -31,6 +31,7 @@ from finetune.merge import merge
 from finetune.train import (
     ADAPTER_INFO,
     check_lora_matches,
+    init_adapter_folder,
     last_checkpoint,
     resolve_bf16,
     train,
@@ -83,6 +84,7 @@ class Snapshot(TrainerCallback):
         self.before: dict[str, Any] = {}
         self.after: dict[str, Any] = {}
         self.trainable: set[str] = set()
+        self.evaluated_at: list[int] = []  # the step of every evaluation
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any):
         self.before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -90,6 +92,9 @@ class Snapshot(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any):
         self.after = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.evaluated_at.append(state.global_step)
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +164,19 @@ def test_lora_shape_check_reads_adapter_config(tmp_path: Path) -> None:
         check(top_layers=1, alpha=16)
 
 
+def test_init_adapter_default_is_the_shipped_adapter_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.shipped import ADAPTER_DIR
+
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(data=["d.jsonl"], out="o", init_adapter="default")
+    assert init_adapter_folder(config) == ADAPTER_DIR
+    (tmp_path / "default").mkdir()  # a folder of that name where the command runs wins
+    assert init_adapter_folder(config) == Path("default")
+    assert init_adapter_folder(TrainConfig(data=["d.jsonl"], out="o")) is None
+
+
 def test_bf16_setting() -> None:
     assert resolve_bf16("on") and not resolve_bf16("off")
     assert isinstance(resolve_bf16("auto"), bool)
@@ -181,6 +199,8 @@ def test_lora_weights_change_and_base_weights_do_not(trained: Any) -> None:
         assert torch.equal(snapshot.before[name], snapshot.after[name]), name
     assert result.steps == 6
     assert math.isfinite(result.train_loss) and math.isfinite(result.eval_loss)
+    # Evaluated every 3 steps; the evaluation at the last step is the final one, not redone.
+    assert snapshot.evaluated_at == [3, 6]
     assert result.train_examples + result.eval_examples == 16
     assert result.eval_examples == 3
     assert result.report.skipped == {"wrong type": 1}

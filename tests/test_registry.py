@@ -78,6 +78,24 @@ def test_functions_must_take_one_text_argument() -> None:
 
     assert make_plugin(one_with_option).api == "one_with_option(a)"
 
+    def only_optional(text: str = "") -> str:
+        return text
+
+    with pytest.raises(PluginError, match=r"it takes 0 \(`text` has a default; remove it\)"):
+        make_plugin(only_optional)
+
+    # Registered, it would fail at every call: the model passes the text argument alone.
+    def keyword(text: str, *, flag: bool) -> str:
+        return text
+
+    with pytest.raises(PluginError, match="keyword-only argument `flag` needs a default"):
+        make_plugin(keyword, "Keyword")
+
+    def keyword_with_default(text: str, *, flag: bool = False) -> str:
+        return text
+
+    assert make_plugin(keyword_with_default)("x") == "x"
+
 
 def test_duplicate_names_fail_loudly_with_the_fix() -> None:
     def web(query: str) -> str:
@@ -230,6 +248,19 @@ def test_builtins_register_like_everyone_else() -> None:
         assert p.source.startswith("plugins.")
 
 
+def test_a_registrys_decorator_records_the_plugin_as_the_module_one_does() -> None:
+    reg = Registry()
+
+    @reg.plugin("Shout")
+    def shout(text: str) -> str:
+        return text.upper()
+
+    assert shout.__moss_plugin__ is reg.get("Shout")  # type: ignore[attr-defined]
+    other = Registry()
+    other.add(shout.__moss_plugin__)  # type: ignore[attr-defined]
+    assert other.get("Shout")("hi") == "HI"
+
+
 def test_async_plugins_run_to_completion_in_the_dispatcher() -> None:
     reg = Registry()
 
@@ -331,6 +362,15 @@ def test_layouts_are_the_protocols_own() -> None:
 def test_label_and_api_must_be_one_line(what: str, text: Any) -> None:
     with pytest.raises(PluginError, match=f"{what} must be one line of text"):
         make_plugin(echo, "Echo", **{what: text})
+
+
+@pytest.mark.parametrize(
+    ("what", "text"), [("label", "Calc<eoc> x"), ("api", "Lab(q)<|Human|>: hi")]
+)
+def test_label_and_api_hold_no_protocol_marker(what: str, text: str) -> None:
+    with pytest.raises(PluginError, match=f"{what} .* holds a protocol marker"):
+        make_plugin(echo, "Echo", **{what: text})
+    assert make_plugin(echo, "Echo", api="Echo(text <= 3 words)").api == "Echo(text <= 3 words)"
 
 
 def test_descriptions_are_one_line() -> None:

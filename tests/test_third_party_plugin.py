@@ -162,6 +162,20 @@ def broken_site(root: Path) -> Path:
             "def calculate(expression: str) -> str:\n"
             "    return '42'\n",
         ),
+        # Registers a plugin, then fails: the package must contribute nothing.
+        "moss-plugin-partial": (
+            "partial",
+            "from plugins import plugin\n\n"
+            "@plugin('PartA')\n"
+            "def part_a(text: str) -> str:\n"
+            "    return text\n\n"
+            "import libfoo_is_not_installed\n",
+        ),
+        # Exits while importing, as a module that parses sys.argv at import does.
+        "moss-plugin-exits": (
+            "exits",
+            "import argparse\nargparse.ArgumentParser(prog='exits').parse_args(['--bogus'])\n",
+        ),
     }
     for dist, (module, code) in packages.items():
         (site / f"{module}.py").write_text(code, encoding="utf-8")
@@ -195,7 +209,15 @@ def test_broken_packages_are_reported_and_the_others_still_load(
     )
     seen = json.loads(out.stdout)
     errors = {e["package"]: e for e in seen["errors"]}
-    assert set(errors) == {"moss-plugin-needs-libfoo", "moss-plugin-two-args", "moss-plugin-clash"}
+    assert set(errors) == {
+        "moss-plugin-needs-libfoo",
+        "moss-plugin-two-args",
+        "moss-plugin-clash",
+        "moss-plugin-partial",
+        "moss-plugin-exits",
+    }
+    assert errors["moss-plugin-partial"]["reason"].startswith("ModuleNotFoundError")
+    assert errors["moss-plugin-exits"]["reason"] == "SystemExit: 2"
     assert errors["moss-plugin-needs-libfoo"]["reason"] == (
         "ImportError: moss-plugin-needs-libfoo needs the libfoo system library"
     )
@@ -207,6 +229,7 @@ def test_broken_packages_are_reported_and_the_others_still_load(
     # Everything that could load did, the built-in Calculate untouched by the clash.
     assert {"Calculate", "Solve", "Search", "Convert"} <= set(seen["names"])
     assert "Weigh" not in seen["names"]
+    assert "PartA" not in seen["names"]  # registered before its package failed: taken back
 
     listed = cli("plugins", sites=(units_site, bad))
     assert "Convert " in listed.stdout
