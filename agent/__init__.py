@@ -28,6 +28,7 @@ _EXPORTS = {
     "ModelNotAvailableError": "agent.errors",
     "MossAgentError": "agent.errors",
     "PluginError": "agent.errors",
+    "ToolUnavailable": "agent.errors",
     "CommandFinished": "agent.events",
     "CommandStarted": "agent.events",
     "CommandsRetried": "agent.events",
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         ModelNotAvailableError,
         MossAgentError,
         PluginError,
+        ToolUnavailable,
     )
     from agent.events import (
         CommandFinished,
@@ -91,6 +93,7 @@ __all__ = [
     "PhaseStats",
     "PluginError",
     "Token",
+    "ToolUnavailable",
     "Turn",
     "TurnDone",
     "chat_batch",

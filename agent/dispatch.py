@@ -15,6 +15,7 @@ from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
+from agent.errors import ToolUnavailable
 from agent.events import CommandFinished, CommandStarted
 from agent.protocol import Call, Capability, CommandResult, Layout, format_result
 
@@ -119,10 +120,12 @@ class Dispatcher:
     def _result(self, call: Call, future: Future[Any], limit: float) -> CommandResult:
         layout = self._layout(call)
         timed_out = not future.done()
+        unavailable = False
         if timed_out:
             error = f"timed out after {limit:g} s"
         elif (exc := future.exception()) is not None:
             error = f"{type(exc).__name__}: {exc}"
+            unavailable = isinstance(exc, ToolUnavailable)
         else:
             value = future.result()
             result = CommandResult(call, value=value, layout=layout_of(value, layout))
@@ -133,7 +136,9 @@ class Dispatcher:
             else:
                 return result
         log.log(self._log_level, "%s failed: %s", call.render(), error)
-        return CommandResult(call, layout=layout, error=error, timed_out=timed_out)
+        return CommandResult(
+            call, layout=layout, error=error, timed_out=timed_out, unavailable=unavailable
+        )
 
     def _layout(self, call: Call) -> Layout:
         if call.name in self.registry:

@@ -11,6 +11,12 @@ class PluginError(MossAgentError, ValueError):
     """A plugin could not be registered, found or configured (the message says how to fix it)."""
 
 
+class ToolUnavailable(MossAgentError, RuntimeError):
+    """Raised by a plugin whose service cannot be reached (no network, a missing package, its
+    own timeout). The call's argument is not at fault, so the Agent does not retry the turn
+    with the model's other readings; the model sees ``No result.`` as for any failure."""
+
+
 class BackendError(MossAgentError, RuntimeError):
     """The model backend failed; the turn was rolled back and history is as it was before it."""
 

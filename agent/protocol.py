@@ -324,6 +324,7 @@ class CommandResult:
     refused: bool = False  # not run: unknown, disabled, or over the per-turn cap
     timed_out: bool = False  # ran past its timeout (and was abandoned)
     switched_off: bool = False  # refused because its plugin is disabled
+    unavailable: bool = False  # its plugin raised ToolUnavailable: the service, not the call
 
     @property
     def ok(self) -> bool:

@@ -47,15 +47,18 @@ class Kept:
 
 
 def worth_retrying(results: Sequence[protocol.CommandResult]) -> bool:
-    """A call failed, and none timed out or was refused because its tool is switched off.
+    """A call failed, and none timed out, found its service unavailable, or was refused
+    because its tool is switched off.
 
     A timeout says the service is slow, not that the call was wrong, and another call to it
-    would most likely wait as long again. A switched-off tool was asked for because the question
-    needs it: in 155 held-out turns for a switched-off tool, no retry ever found another
-    tool's reading that two agreed on (README, "Switching tools off"), and each cost a beam search.
+    would most likely wait as long again; so does a plugin's ``ToolUnavailable`` (web search
+    with no network: each retry cost a beam search, 40 s on 2 CPU cores, to fail the same
+    way). A switched-off tool was asked for because the question needs it: in 155 held-out
+    turns for a switched-off tool, no retry ever found another tool's reading that two agreed
+    on (README, "Switching tools off"), and each cost a beam search.
     """
     return any(not r.ok for r in results) and not any(
-        r.timed_out or r.switched_off for r in results
+        r.timed_out or r.unavailable or r.switched_off for r in results
     )
 
 

@@ -170,6 +170,29 @@ def test_an_unknown_command_is_retried_but_a_switched_off_one_and_a_timeout_are_
     assert backend.remaining == 1
 
 
+def test_a_web_search_with_no_network_is_not_retried() -> None:
+    # The real web backend over a client that fails as ddgs does offline: the service is down,
+    # not the query wrong, so no beam search for another reading (40 s on 2 CPU cores).
+    from plugins.search import WebSearch, configure
+
+    class Offline:
+        def text(self, query: str, **kwargs: object) -> list[dict[str, str]]:
+            raise OSError("error sending request > DNS error: no records found")
+
+    search = ' Search.<eot>\n<|Commands|>: Search("first moon landing")<eoc>'
+    other = ' Search.<eot>\n<|Commands|>: Search("Apollo 11")<eoc>'
+    configure(backend=WebSearch(client=Offline()))
+    try:
+        agent, backend = make_agent(
+            search, " The search gave no result.<eom>", Alternatives([other, other])
+        )
+        turn = agent.chat("Who first walked on the Moon?")
+    finally:
+        configure()
+    assert turn.commands[0].error.startswith("SearchUnavailable: Web search failed")
+    assert turn.retried_from is None and backend.remaining == 1  # no alternatives were asked
+
+
 def test_a_backend_failure_while_ranking_leaves_history_unchanged() -> None:
     agent, _ = make_agent(FAILS, BackendError("beam search crashed"))
     with pytest.raises(BackendError, match="beam search crashed"):

@@ -25,6 +25,7 @@ from plugins.search import (
     ENV_CORPUS,
     SNIPPET_CHARS,
     SearchError,
+    SearchUnavailable,
     WebSearch,
     configure,
     get_backend,
@@ -147,6 +148,7 @@ def test_network_failure_is_a_clear_error_logged_once(caplog: pytest.LogCaptureF
     assert "Is the network reachable?" in message
     assert "configure(corpus=PATH)" in message
     assert isinstance(info.value.__cause__, OSError)
+    assert isinstance(info.value, SearchUnavailable)  # the service, not the query: no retry
     lines = [r for r in caplog.records if r.name.startswith("plugins.search")]
     assert len(lines) == 1
     assert (

@@ -37,6 +37,7 @@ from plugins.search.base import (
     Hit,
     SearchBackend,
     SearchError,
+    SearchUnavailable,
     make_snippet,
 )
 from plugins.search.local import SAMPLE_CORPUS, LocalIndex
@@ -54,6 +55,7 @@ __all__ = [
     "LocalIndex",
     "SearchBackend",
     "SearchError",
+    "SearchUnavailable",
     "WebSearch",
     "configure",
     "get_backend",

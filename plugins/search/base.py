@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from agent.errors import MossAgentError
+from agent.errors import MossAgentError, ToolUnavailable
 
 SNIPPET_CHARS = 400
 TOP_K = 3
@@ -52,6 +52,11 @@ class SearchError(MossAgentError, RuntimeError):
 
     The model sees ``No result.``; the message says what to do about it.
     """
+
+
+class SearchUnavailable(SearchError, ToolUnavailable):
+    """The web could not be searched at all (no network, a timeout, ddgs missing): another
+    query would fail the same way, so the Agent does not retry with other readings."""
 
 
 @dataclass(frozen=True)

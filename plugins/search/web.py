@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from plugins.search.base import TOP_K, Hit, SearchError, cut
+from plugins.search.base import TOP_K, Hit, SearchError, SearchUnavailable, cut
 
 DEFAULT_TIMEOUT = 8.0
 _MARGIN = 2.0  # at most this many seconds the thread-level bound waits beyond `timeout`
@@ -39,7 +39,7 @@ def default_client(timeout: float, proxy: str | None = None) -> TextSearchClient
         except ImportError:
             continue
     else:
-        raise SearchError(
+        raise SearchUnavailable(
             "Web search needs the ddgs package: run `pip install ddgs`, or search local "
             "documents with plugins.search.configure(corpus=PATH)."
         )
@@ -119,7 +119,7 @@ def _bounded(call: Callable[[], list[dict[str, Any]]], seconds: float) -> list[d
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise SearchError(
+        raise SearchUnavailable(
             f"Web search timed out after {seconds:g} s: check the network, raise the timeout "
             "with plugins.search.configure(timeout=...), or search local documents."
         )
@@ -131,7 +131,7 @@ def _bounded(call: Callable[[], list[dict[str, Any]]], seconds: float) -> list[d
         if "no results found" in str(error).lower():
             return []
         detail = cut(f"{type(error).__name__}: {error}", 200)  # ddgs errors quote whole URLs
-        raise SearchError(
+        raise SearchUnavailable(
             f"Web search failed ({detail}). Is the network reachable? "
             "To search offline, give a local corpus: --corpus PATH on the command line, "
             "plugins.search.configure(corpus=PATH) in Python."
