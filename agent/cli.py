@@ -107,10 +107,11 @@ def cmd_call(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher(default_registry(), max_commands=args.max_commands, quiet=True)
     results = dispatcher.run(parsed.calls)
     print(f"{RESULTS}:\n{format_results(results)}\n{EOR}")
-    for r in results:
-        if r.error:
-            print(f"{r.call.render()}: {r.error}", file=sys.stderr)
-    return 0
+    failed = [r for r in results if r.error]
+    for r in failed:
+        print(f"{r.call.render()}: {r.error}", file=sys.stderr)
+    # A script can test the status: 1 when a call failed, as the model would see No result.
+    return 1 if failed else 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -194,7 +195,9 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     _add_search_flags(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("call", help="run a Commands line and print the Results block")
+    p = sub.add_parser(
+        "call", help="run a Commands line and print the Results block (exit 1 if a call failed)"
+    )
     p.add_argument("commands", help='e.g. \'Search("q"), Calculate("1+2")\'')
     p.add_argument("--max-commands", type=positive_int, default=DEFAULT_MAX_COMMANDS,
                    help="calls run at most; the rest are refused "

@@ -741,6 +741,17 @@ def run_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
+    from plugins import default_registry
+
+    installed_names = set(default_registry().names())
+    for tool in sorted({c.tool for c in cases if c.tool and c.tool not in installed_names}):
+        n = sum(1 for c in cases if c.tool == tool)
+        print(
+            f"warning: {n} case(s) expect {tool}, which is not an installed plugin (see "
+            f"`moss-agent plugins`): the model cannot call it, so they score 0 on tools.",
+            file=sys.stderr,
+        )
+
     def progress(i: int, r: CaseResult) -> None:
         mark = "ok" if r.argument_correct and r.tool_correct else "--"
         print(f"[{i + 1}/{len(cases)}] {mark} {r.id}: {r.called}({r.argument!r})", file=sys.stderr)

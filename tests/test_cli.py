@@ -39,7 +39,7 @@ def test_call_prints_the_exact_results_block(tmp_path: Path) -> None:
 
 def test_call_reports_failures_on_stderr_and_no_result_to_the_model() -> None:
     out = moss_agent("call", 'Calculate("__import__(\'os\')"), Nope("x")')
-    assert out.returncode == 0
+    assert out.returncode == 1  # a script can tell that a call failed
     assert out.stdout.count("No result.") == 2
     assert out.stderr.count("unknown command 'Nope'") == 1  # printed once, not logged as well
 

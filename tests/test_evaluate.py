@@ -398,6 +398,30 @@ def test_cli_warns_when_search_cases_have_no_corpus(
     assert "warning" not in capsys.readouterr().err
 
 
+def test_cli_warns_when_cases_expect_a_plugin_that_is_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = tmp_path / "convert.jsonl"
+    lines = [
+        {"id": f"c{i}", "query": "5 km in miles?", "tool": "Convrt", "arguments": "5 km to miles"}
+        for i in range(2)
+    ]
+    lines.append({"id": "n", "query": "6*7?", "tool": "Calculate", "value": 42})
+    cases.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def no_model(args: argparse.Namespace) -> None:
+        raise RuntimeError("stopped before the model loads")
+
+    monkeypatch.setattr(ev, "_factory", no_model)
+    parser = argparse.ArgumentParser()
+    ev.add_eval_arguments(parser)
+    with pytest.raises(RuntimeError, match="stopped"):
+        ev.run_eval(parser.parse_args(["--cases", str(cases)]))
+    warned = capsys.readouterr().err
+    assert "2 case(s) expect Convrt, which is not an installed plugin" in warned
+    assert "Calculate" not in warned
+
+
 def _case_json(case: Case) -> dict[str, object]:
     data: dict[str, object] = {"id": case.id, "query": case.query, "tool": case.tool}
     if case.value is not None:
