@@ -23,8 +23,9 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,14 @@ AgentFactory = Callable[[], Agent]
 # ---------------------------------------------------------------------------------------------
 # Sessions: everything one browser tab owns
 # ---------------------------------------------------------------------------------------------
+@dataclass
+class _Waiting:
+    """A message sent while the model was busy."""
+
+    text: str
+    stopped: bool = False  # Stop was pressed before its turn began
+
+
 class Session:
     """One browser session: an Agent, the chat as shown, and a private search index.
 
@@ -98,25 +107,60 @@ class Session:
         self.web: WebSearch = WebSearch()
         self._bind_search()
         self._stop = threading.Event()
+        # Messages sent and not yet run: the page queues turns on the one model.
+        self._pending: deque[_Waiting] = deque()
+        self._pending_lock = threading.Lock()
 
     # -- chat -----------------------------------------------------------------------------------
     def chat(self, text: str) -> Iterator[list[Message]]:
-        """Run one turn, yielding the whole chat after every event; never raises.
+        """Send ``text`` and run the next waiting turn (this one, unless others wait), yielding
+        the whole chat after every event; never raises. ``submit`` + ``run_next`` in one."""
+        self.submit(text)
+        yield from self.run_next()
+
+    def submit(self, text: str) -> list[Message]:
+        """Put a message in line for the model and return the chat showing it (the page calls
+        this at once, outside the queue, so the box empties and the message shows while the
+        model is still busy)."""
+        text = text.strip()
+        if text:
+            with self._pending_lock:
+                self._pending.append(_Waiting(text))
+        return self.shown()
+
+    def shown(self) -> list[Message]:
+        """The chat as the page shows it: finished and running turns, then waiting messages."""
+        with self._pending_lock:
+            waiting = list(self._pending)
+        out = list(self.messages)
+        for w in waiting:
+            out.append(user_message(w.text))
+            if w.stopped:
+                out += turn_messages(stop(TurnView()))
+        return out
+
+    def run_next(self) -> Iterator[list[Message]]:
+        """Run the oldest waiting message as a turn, yielding the chat after every event.
 
         A failed turn stays on screen with the error below it; the agent's history is unchanged
         (``Agent.stream`` only records completed turns), so the next turn is not confused by it.
         """
-        text = text.strip()
-        if not text:
-            yield self.messages
+        with self._pending_lock:
+            waiting = self._pending.popleft() if self._pending else None
+            self._stop.clear()  # a Stop pressed before this turn began is not for it
+        if waiting is None:
+            yield self.shown()
             return
-        before = [*self.messages, user_message(text)]
+        before = [*self.messages, user_message(waiting.text)]
+        if waiting.stopped:  # stopped while it waited: it never reaches the model
+            self.messages = before + turn_messages(stop(TurnView()))
+            yield self.shown()
+            return
         self.messages = before
-        self._stop.clear()  # a Stop pressed before this turn began is not for it
-        yield self.messages
+        yield self.shown()
         view = TurnView()
         try:
-            events = self.agent.stream(text)
+            events = self.agent.stream(waiting.text)
             for event in events:
                 view = apply_event(view, event)
                 if isinstance(event, TurnDone):
@@ -125,7 +169,7 @@ class Session:
                     events.close()  # the model stops here; the agent's history stays as it was
                     view = stop(view)
                 self.messages = before + turn_messages(view)
-                yield self.messages
+                yield self.shown()
                 if view.stopped:
                     return
         except Exception as exc:  # the page must survive anything the model or a plugin does
@@ -136,15 +180,20 @@ class Session:
                 log.exception("turn failed unexpectedly")
                 reason = f"{type(exc).__name__}: {exc}. The conversation is unchanged; retry."
             self.messages = before + turn_messages(fail(view, reason))
-            yield self.messages
+            yield self.shown()
 
-    def stop(self) -> None:
-        """Stop the running turn at the model's next token (or once a running tool returns).
+    def stop(self) -> list[Message]:
+        """Stop the running turn at the model's next token (or once a running tool returns),
+        and every message still waiting for the model; return the chat as it now shows.
 
-        The stopped turn stays on screen, marked as stopped, and is not kept in the agent's
-        history: the next turn's prompt does not contain it.
+        Stopped turns stay on screen, marked as stopped, and are not kept in the agent's
+        history: the next turn's prompt does not contain them.
         """
-        self._stop.set()
+        with self._pending_lock:
+            self._stop.set()
+            for w in self._pending:
+                w.stopped = True
+        return self.shown()
 
     def reset(self) -> None:
         """Start a new conversation; plugin switches, search mode and documents stay."""
@@ -460,17 +509,21 @@ def build_app(
                 session.agent.meta_instruction,
             )
 
-        def on_chat(text: str, session: Session | None) -> Iterator[tuple[Any, ...]]:
+        def on_send(text: str, session: Session | None) -> tuple[Any, ...]:
             session, problem = ensure(session)
             if session is None:
-                yield [user_message(text), error_message(problem or "no agent")], "", "", None
-                return
-            for messages in session.chat(text):
-                yield messages, "", session.summary, session
+                return [user_message(text), error_message(problem or "no agent")], "", None
+            return session.submit(text), "", session
 
-        def on_stop(session: Session | None) -> None:
-            if session is not None:
-                session.stop()
+        def on_run(session: Session | None) -> Iterator[tuple[Any, ...]]:
+            if session is None:  # on_send already said why
+                yield gr.skip(), gr.skip(), None
+                return
+            for messages in session.run_next():
+                yield messages, session.summary, session
+
+        def on_stop(session: Session | None) -> Any:
+            return gr.skip() if session is None else session.stop()
 
         def on_plugins(names: list[str], session: Session | None) -> tuple[Any, ...]:
             session, problem = ensure(session)
@@ -504,23 +557,33 @@ def build_app(
             inputs=[state],
             outputs=[state, chatbot, model_md, doc_md, plugins_box, meta_box],
         )
-        # One model serves every session: turns queue one at a time (concurrency_limit=1),
-        # whether they come from Enter or from the button (one event, so one queue). A message
-        # sent while a turn runs waits its turn ("multiple") instead of being dropped.
+        # Sending is two steps. First, outside the queue, the message joins the session's
+        # line, shows in the chat, and the box empties at once (so what is typed next is
+        # never wiped by a streaming update). Then the turn queues for the one model that
+        # serves every session: one at a time (concurrency_limit=1), from Enter or the button
+        # alike. Each send queues one run, and each run takes the oldest waiting message.
         gr.on(
             triggers=[msg.submit, send.click],
-            fn=on_chat,
+            fn=on_send,
             inputs=[msg, state],
-            outputs=[chatbot, msg, stats_md, state],
+            outputs=[chatbot, msg, state],
+            queue=False,
+            trigger_mode="multiple",
+            api_visibility="private",
+        ).then(
+            on_run,
+            inputs=[state],
+            outputs=[chatbot, stats_md, state],
             concurrency_limit=1,
             concurrency_id="model",
             show_progress="minimal",
-            trigger_mode="multiple",
-            api_name="chat",
+            trigger_mode="multiple",  # a run per send, even while one is pending
+            api_visibility="private",
         )
         # Outside the queue: a Stop must not wait behind the turn it stops. The running turn
-        # ends at the model's next token; the stopped turn stays on screen, marked.
-        stop_button.click(on_stop, inputs=[state], outputs=None, queue=False)
+        # ends at the model's next token, waiting messages never start; all stay on screen,
+        # marked as stopped.
+        stop_button.click(on_stop, inputs=[state], outputs=[chatbot], queue=False)
         plugins_box.input(on_plugins, inputs=[plugins_box, state], outputs=[meta_box, state])
         search_mode.input(on_search_mode, inputs=[search_mode, state], outputs=[state])
         upload.upload(on_upload, inputs=[upload, state], outputs=[doc_md, upload_md, upload, state])

@@ -316,6 +316,67 @@ def test_stop_ends_a_long_reply_and_the_next_turn_does_not_see_it(
     assert "long story" not in backend.prompts[-1]  # the stopped turn is not in the history
 
 
+def test_typing_during_a_reply_is_kept_and_a_message_sent_meanwhile_waits_in_view(
+    browser: Any, serve: Callable[..., str]
+) -> None:
+    from playwright.sync_api import expect
+
+    long_reply = " " + " ".join(f"w{i}" for i in range(60)) + "<eom>"
+    chat_none = " Chat.<eot>\n<|Commands|>: None<eoc>"
+    factory = lambda: Agent(  # noqa: E731
+        ScriptedBackend([chat_none, long_reply, *CALC, chat_none, " Bye!<eom>"], token_seconds=0.05)
+    )
+    page = open_page(browser, serve(factory))
+    chat, box = page.locator("#chat"), page.locator("#msg textarea")
+    ask(page, "Tell me a story")
+    expect(box).to_have_value("")  # emptied at once, before the model answers
+    expect(chat).to_contain_text("w2 w3", timeout=WAIT_MS)
+    box.press_sequentially("What is 4817*63?", delay=40)  # typed while the reply streams
+    expect(box).to_have_value("What is 4817*63?")
+    box.press("Enter")
+    expect(box).to_have_value("")  # the send's answer empties it (a round trip, not a turn)
+    box.press_sequentially("Bye", delay=40)
+    expect(box).to_have_value("Bye")
+    # Sent while the model is busy: shown at once, below the running turn, and run after it.
+    expect(chat).to_contain_text("What is 4817*63?")
+    expect(chat.get_by_text("4817 × 63 = 303471.")).to_be_visible(timeout=WAIT_MS)
+    expect(box).to_have_value("Bye")  # no streaming update wiped it
+    box.press("Enter")
+    expect(chat.get_by_text("Bye!")).to_be_visible(timeout=WAIT_MS)
+    text = chat.inner_text()
+    assert (
+        text.index("w59") < text.index("What is 4817") < text.index("303471") < text.index("Bye!")
+    )
+
+
+def test_stop_also_stops_a_message_waiting_for_the_model(
+    browser: Any, serve: Callable[..., str]
+) -> None:
+    from playwright.sync_api import expect
+
+    long_reply = " " + " ".join(f"w{i}" for i in range(300)) + "<eom>"
+    backends: list[ScriptedBackend] = []
+
+    def factory() -> Agent:
+        backend = ScriptedBackend(
+            [" Chat.<eot>\n<|Commands|>: None<eoc>", long_reply], token_seconds=0.05
+        )
+        backends.append(backend)
+        return Agent(backend)
+
+    page = open_page(browser, serve(factory))
+    chat = page.locator("#chat")
+    ask(page, "Tell me a long story")
+    expect(chat).to_contain_text("w3 w4", timeout=WAIT_MS)
+    ask(page, "What is 4817*63?")  # waits behind the story
+    expect(chat).to_contain_text("What is 4817*63?")
+    page.locator("#stop").click()
+    expect(chat.get_by_text("Stopped.")).to_have_count(2, timeout=WAIT_MS)
+    page.wait_for_timeout(500)
+    [backend] = backends
+    assert len(backend.prompts) == 2  # the story's two phases; the waiting message never ran
+
+
 @pytest.mark.slow
 def test_real_model(browser: Any, serve: Callable[..., str]) -> None:
     """The default model end to end: whatever it answers must arrive as a finished turn."""

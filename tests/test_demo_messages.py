@@ -285,6 +285,39 @@ def test_stop_ends_the_turn_marks_it_and_keeps_it_out_of_history() -> None:
     assert "4817" not in agent.backend.prompts[-1]  # type: ignore[attr-defined]
 
 
+def test_messages_sent_while_the_model_is_busy_show_at_once_and_run_in_order() -> None:
+    agent = scripted(
+        " Greet.<eot>\n<|Commands|>: None<eoc>", " Hello!<eom>", CALC_THOUGHTS, CALC_REPLY
+    )
+    session = Session(agent)
+    shown = session.submit("Hi")
+    assert [m["content"] for m in session.submit("What is 4817*63?")] == [
+        "Hi",
+        "What is 4817\\*63?",
+    ]
+    assert shown == [user_message("Hi")] and agent.backend.prompts == []  # type: ignore[attr-defined]
+    first = list(session.run_next())[-1]
+    # The answer to the first goes under it; the second still waits below.
+    assert [m["content"] for m in first][-2:] == ["Hello!", "What is 4817\\*63?"]
+    second = list(session.run_next())[-1]
+    assert second[-1]["content"] == "4817 × 63 = 303471."
+    assert [t.human for t in agent.history] == ["Hi", "What is 4817*63?"]
+
+
+def test_stop_also_stops_messages_still_waiting_for_the_model() -> None:
+    agent = scripted(" Greet.<eot>\n<|Commands|>: None<eoc>", " Hello!<eom>")
+    session = Session(agent)
+    session.submit("one")
+    session.submit("two")
+    shown = session.stop()
+    assert [m["content"] for m in shown] == ["one", STOPPED, "two", STOPPED]
+    for _ in range(2):
+        assert list(session.run_next())[-1][-1]["content"] == STOPPED
+    assert agent.backend.prompts == [] and agent.history == []  # type: ignore[attr-defined]
+    # A message sent after the Stop runs.
+    assert last_chat(session, "Hi")[-1]["content"] == "Hello!"
+
+
 def test_shared_model_shares_the_backend_but_not_the_state() -> None:
     shared = SharedModel(lambda: calc_agent())
     a, b = shared(), shared()
