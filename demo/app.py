@@ -226,12 +226,18 @@ class Session:
 
     def search(self, query: str) -> list[str]:
         """The Search plugin of this session: its own index, or the web."""
-        from plugins.search import TOP_K, SearchError, make_snippet
+        from plugins.search import TOP_K, SearchError, SearchUnavailable, make_snippet
 
         if not query.strip():
             raise SearchError("Search needs a non-empty query.")
         backend = self.index if self.search_mode == "local" else self.web
-        hits = backend.search(query, TOP_K)
+        try:
+            hits = backend.search(query, TOP_K)
+        except SearchUnavailable as exc:  # the library's advice (--corpus...) is not the page's
+            raise SearchUnavailable(
+                'Web search is unavailable here (no network?). Switch Search to "local" to '
+                "search this session's documents."
+            ) from exc
         if not hits:
             raise SearchError(f"The {backend.name} search found nothing for {query!r}.")
         return [make_snippet(hit, query) for hit in hits[:TOP_K]]
@@ -474,7 +480,11 @@ def build_app(
                     list(SEARCH_MODES),
                     value="local",
                     label="Search",
-                    info="local: your documents · web: DuckDuckGo (needs network)",
+                    info=(
+                        "What the model's Search looks in. local: a few dozen short sample "
+                        "articles (planets, history, science, art…) and your uploads · web: "
+                        "DuckDuckGo (needs network)"
+                    ),
                     elem_id="search-mode",
                 )
                 doc_md = gr.Markdown("", elem_id="doc-count")

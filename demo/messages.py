@@ -197,7 +197,8 @@ def _result_text(result: CommandResult) -> tuple[str, str]:
     """(Markdown content, one-line summary for the title) of a finished command."""
     if result.error is not None:
         verb = "Not run" if result.refused else "Failed"
-        content = f"**{verb}:** {escape_markdown(result.error)}\n\nThe model was shown *No result.*"
+        # A code span: shown as written, never turned into links or Markdown.
+        content = f"**{verb}:** {_code(result.error)}\n\nThe model was shown *No result.*"
         return content, "not run" if result.refused else "failed"
     value = result.value
     if value is None or (isinstance(value, (list, dict, str)) and not value):
@@ -241,15 +242,19 @@ def turn_summary(turn: Turn) -> str:
     ...                                    completion_tokens=8, decode_seconds=0.4),
     ...          reply_stats=PhaseStats(prompt_tokens=120, prefill_tokens=12,
     ...                                 completion_tokens=12, decode_seconds=0.6))
-    >>> turn_summary(t)
-    '**Last turn:** 1.50 s · prompt 100 tokens (112 encoded) · 20 generated · 20.0 tokens/s'
+    >>> for part in turn_summary(t).split(" · "): print(part)
+    **Last turn:** 1.50 s
+    prompt 100 tokens (112 run through the model, both phases)
+    20 generated
+    20.0 tokens/s
     """
     s1, s2 = turn.thoughts_stats, turn.reply_stats
     generated = s1.completion_tokens + s2.completion_tokens
     encoded = s1.prefill_tokens + s2.prefill_tokens
     parts = [
         f"**Last turn:** {turn.seconds:.2f} s",
-        f"prompt {s1.prompt_tokens} tokens ({encoded} encoded)",
+        # Both phases' prompts, less what the KV cache already held: the model's real work.
+        f"prompt {s1.prompt_tokens} tokens ({encoded} run through the model, both phases)",
         f"{generated} generated",
     ]
     if turn.commands:
@@ -259,7 +264,8 @@ def turn_summary(turn: Turn) -> str:
     if decode > 0:
         parts.append(f"{generated / decode:.1f} tokens/s")
     if turn.problems:
-        parts.append(f"{len(turn.problems)} repair{'s' if len(turn.problems) != 1 else ''}")
+        n = len(turn.problems)
+        parts.append(f"{n} format slip{'s' if n != 1 else ''} repaired")
     return " · ".join(parts)
 
 
