@@ -149,11 +149,7 @@ def test_network_failure_is_a_clear_error_logged_once(caplog: pytest.LogCaptureF
     assert "configure(corpus=PATH)" in message
     assert isinstance(info.value.__cause__, OSError)
     assert isinstance(info.value, SearchUnavailable)  # the service, not the query: no retry
-    lines = [r for r in caplog.records if r.name.startswith("plugins.search")]
-    assert len(lines) == 1
-    assert (
-        lines[0].getMessage().startswith("Search('first moon landing') failed: Web search failed")
-    )
+    assert not caplog.records  # raised, not logged: whoever ran the call logs it
 
 
 def test_a_stuck_client_is_abandoned_at_the_timeout() -> None:

@@ -16,14 +16,14 @@ Which backend answers: ``configure(backend=...)`` if given ("local", "web", or a
 to ``configure`` is indexed by that call, so a malformed file raises there; otherwise the
 backend is built on first use, under a lock, and rebuilt after the next ``configure``.
 
-Failures (no network, a timeout, an empty index, nothing found) raise ``SearchError`` and log
-one warning line; the model sees ``No result.``. Non-goals: result caching, mixing both
-backends in one answer, and per-conversation configuration (it is per process).
+Failures (no network, a timeout, an empty index, nothing found) raise ``SearchError``; the
+dispatcher logs one warning line, and the model sees ``No result.``. Non-goals: result
+caching, mixing both backends in one answer, and per-conversation configuration (it is per
+process).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -44,7 +44,6 @@ from plugins.search.local import SAMPLE_CORPUS, LocalIndex
 from plugins.search.web import DEFAULT_TIMEOUT, WebSearch
 
 ENV_CORPUS = "MOSS_AGENT_CORPUS"
-log = logging.getLogger(__name__)
 
 __all__ = [
     "ENV_CORPUS",
@@ -166,15 +165,12 @@ def search(query: str) -> list[str]:
     'Jupiter'
     >>> configure()
     """
-    try:
-        if not query.strip():
-            raise SearchError("Search needs a non-empty query.")
-        backend = get_backend()
-        hits = backend.search(query, TOP_K)
-        if not hits:
-            kind = getattr(backend, "name", type(backend).__name__)
-            raise SearchError(f"The {kind} search found nothing for {query!r}.")
-    except Exception as exc:
-        log.warning("Search(%r) failed: %s", query, exc)
-        raise
+    # Failures raise; the dispatcher that ran the call logs them, once.
+    if not query.strip():
+        raise SearchError("Search needs a non-empty query.")
+    backend = get_backend()
+    hits = backend.search(query, TOP_K)
+    if not hits:
+        kind = getattr(backend, "name", type(backend).__name__)
+        raise SearchError(f"The {kind} search found nothing for {query!r}.")
     return [make_snippet(hit, query) for hit in hits[:TOP_K]]
