@@ -63,10 +63,15 @@ def run_python(
     )
 
 
-def cli(*argv: str, sites: tuple[Path, ...]) -> subprocess.CompletedProcess[str]:
+def cli(
+    *argv: str, sites: tuple[Path, ...], check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """``moss-agent ARGV`` in a fresh process (the installed script's own code path)."""
     return run_python(
-        "import sys; from agent.cli import main; sys.exit(main(sys.argv[1:]))", *sites, args=argv
+        "import sys; from agent.cli import main; sys.exit(main(sys.argv[1:]))",
+        *sites,
+        args=argv,
+        check=check,
     )
 
 
@@ -106,7 +111,10 @@ def test_the_cli_lists_and_calls_the_plugin(units_site: Path) -> None:
     listed = cli("plugins", sites=(units_site,)).stdout
     [line] = [row for row in listed.splitlines() if row.startswith("Convert ")]
     assert "Convert(quantity)" in line and "Unit converter" in line
-    called = cli("call", 'Convert("5 km to miles"), Convert("5 kg to m")', sites=(units_site,))
+    called = cli(
+        "call", 'Convert("5 km to miles"), Convert("5 kg to m")', sites=(units_site,), check=False
+    )
+    assert called.returncode == 1  # one of the calls failed
     assert (
         called.stdout
         == f"<|Results|>:\n{CONVERT_RESULT}\nConvert(\"5 kg to m\") => 'No result.'\n<eor>\n"
