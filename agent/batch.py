@@ -112,7 +112,7 @@ def chat_batch(
 
     with ExitStack() as held:
         for agent in agents:
-            held.enter_context(agent._hold())
+            held.enter_context(agent._turns.hold("chat_batch()"))
         steps = [agent._steps(text) for agent, text in zip(agents, texts, strict=True)]
         for i, s in enumerate(steps):
             advance(i, s, None)

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -36,6 +36,7 @@ from agent.events import Event, Phase, Token, TurnDone
 from agent.files import write_atomic
 from agent.retry import DEFAULT_ALTERNATIVES
 from agent.turn import CommandRecord, PhaseStats, Turn
+from agent.turnlock import TurnLock
 from plugins.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,7 @@ class Agent:
         self.alternatives = alternatives
         self.disabled_tools: DisabledTools = disabled_tools
         self.history: list[Turn] = []
-        self._lock = threading.Lock()  # one turn at a time per Agent; take it with _hold()
-        self._holder: int | None = None  # the thread whose turn holds the lock
+        self._turns = TurnLock(_still_open)  # one turn at a time per Agent
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -229,7 +229,7 @@ class Agent:
         if plugins is None:
             twin.dispatcher = self.dispatcher  # it keeps no state between turns
         if history:
-            with self._hold():
+            with self._turns.hold("copy()"):
                 twin.history = list(self.history)  # a Turn is never changed once made
         return twin
 
@@ -264,28 +264,8 @@ class Agent:
         return self._held_turn(text)
 
     def _held_turn(self, text: str) -> Generator[Event, None, None]:
-        with self._hold():
+        with self._turns.hold("a new turn"):
             yield from self._turn(text)
-
-    @contextlib.contextmanager
-    def _hold(self) -> Iterator[None]:
-        """Take the Agent for a turn (or a change of history); another thread waits its turn.
-
-        The same thread asking again can only mean a turn it left open, which would never
-        end while it waits: that is an error naming the fix, not a hang.
-        """
-        me = threading.get_ident()
-        if self._holder == me:
-            raise MossAgentError(
-                "This Agent's previous turn is still open in this thread: a stream() that was "
-                "neither read to its end nor closed. Finish it, or call its close(), first."
-            )
-        with self._lock:
-            self._holder = me
-            try:
-                yield
-            finally:
-                self._holder = None
 
     def _turn(self, text: str) -> Generator[Event, None, None]:
         """Drive ``_steps``, streaming each generation from the backend."""
@@ -520,7 +500,7 @@ class Agent:
     # -- history --------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the conversation (plugins and settings stay)."""
-        with self._hold():
+        with self._turns.hold("reset()"):
             self.history.clear()
 
     def transcript(self) -> str:
@@ -553,7 +533,7 @@ class Agent:
     def load_history(self, path: str | os.PathLike[str]) -> None:
         """Replace this agent's conversation with a saved one (plugin switches included)."""
         data = read_conversation(Path(path))
-        with self._hold():
+        with self._turns.hold("load_history()"):
             self.history = [Turn.from_dict(t) for t in data["turns"]]
             self.fixed_meta_instruction = data.get("meta_instruction")
             self.preset = data.get("preset", self.preset)
@@ -580,6 +560,13 @@ class Agent:
         if "preset" in kwargs:
             agent.preset = kwargs["preset"]
         return agent
+
+
+def _still_open(what: str) -> MossAgentError:
+    return MossAgentError(
+        "This Agent's previous turn is still open in this thread: a stream() that was neither "
+        f"read to its end nor closed. Finish it, or call its close(), before {what}."
+    )
 
 
 def _clean(text: str) -> str:

@@ -190,8 +190,7 @@ def test_an_async_consumer_that_leaves_ends_the_turn_and_keeps_history(leave: st
         release.set()
 
     asyncio.run(run() if leave == "cancel" else run_and_close())
-    assert agent._lock.acquire(timeout=10), "the worker never let go of the turn"
-    agent._lock.release()
+    assert agent._turns.wait_free(10), "the worker never let go of the turn"
     assert agent.history == []
     assert len(backend.prompts) == 1  # the abandoned turn never reached its reply phase
 
@@ -467,8 +466,7 @@ def test_a_cancelled_achat_ends_the_turn_and_keeps_history() -> None:
         release.set()
 
     asyncio.run(run())
-    assert agent._lock.acquire(timeout=10)
-    agent._lock.release()
+    assert agent._turns.wait_free(10)
     assert agent.history == [] and len(backend.prompts) == 1
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.backends.base import Generation, StopMatcher, TextStream
 from agent.errors import BackendError, ModelNotAvailableError
+from agent.turnlock import TurnLock
 
 if TYPE_CHECKING:
     import torch
@@ -90,8 +90,8 @@ class TransformersBackend:
         # The KV cache and exactly the token ids whose keys and values it holds.
         self._cache: Any = None
         self._cached_ids: list[int] = []
-        self._lock = threading.Lock()
-        self._owner: int | None = None  # thread id of the stream holding the lock
+        # One generation at a time; a stream holds it until read to its end or closed.
+        self._turns = TurnLock(_stream_still_open)
 
     @classmethod
     def from_pretrained(
@@ -163,14 +163,7 @@ class TransformersBackend:
 
         Yields text pieces (never part of a stop string) and returns the ``Generation``.
         """
-        me = threading.get_ident()
-        if self._owner == me:
-            raise BackendError(
-                "a previous stream of this backend is still open in this thread; drain it or "
-                "call its close() before starting another"
-            )
-        with self._lock:
-            self._owner = me
+        with self._turns.hold("starting another"):
             try:
                 result = yield from self._stream(prompt, stop, max_new_tokens)
             except BackendError:
@@ -183,8 +176,6 @@ class TransformersBackend:
                     f"{self.name} failed while generating ({type(error).__name__}: {error}); "
                     "try a shorter prompt or max_new_tokens, or device='cpu'"
                 ) from error
-            finally:
-                self._owner = None
         return result
 
     def generate_batch(
@@ -204,12 +195,7 @@ class TransformersBackend:
         """
         if not prompts:
             return []
-        if self._owner == threading.get_ident():
-            raise BackendError(
-                "a stream of this backend is still open in this thread; drain it or call its "
-                "close() before generate_batch"
-            )
-        with self._lock:
+        with self._turns.hold("generate_batch"):
             try:
                 rows = [self._encode(p) for p in prompts]
                 return self._generate_batch(rows, stop, max_new_tokens)
@@ -236,12 +222,7 @@ class TransformersBackend:
         """
         if n < 1:
             raise ValueError(f"alternatives needs n >= 1, got {n}")
-        if self._owner == threading.get_ident():
-            raise BackendError(
-                "a stream of this backend is still open in this thread; drain it or call its "
-                "close() before alternatives"
-            )
-        with self._lock:
+        with self._turns.hold("alternatives"):
             try:
                 return self._alternatives(prompt, stop, max_new_tokens, n)
             except BackendError:
@@ -630,6 +611,13 @@ class _IncrementalDecoder:
     def _decode(self, ids: list[int]) -> str:
         text: str = self._tok.decode(ids, skip_special_tokens=False)
         return text
+
+
+def _stream_still_open(what: str) -> BackendError:
+    return BackendError(
+        "a previous stream of this backend is still open in this thread; drain it or call its "
+        f"close() before {what}"
+    )
 
 
 def _torch_dtype(dtype: Any) -> Any:
