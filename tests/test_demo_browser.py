@@ -57,6 +57,26 @@ def scripted_factory(*items: Any) -> Callable[[], Agent]:
     return lambda: Agent(ScriptedBackend(list(items)))
 
 
+CHAT_NONE = " Chat.<eot>\n<|Commands|>: None<eoc>"
+
+
+def words(n: int) -> str:
+    """A reply of ``n`` words, w0 to w(n-1): at 50 ms a token, long enough to act during."""
+    return " " + " ".join(f"w{i}" for i in range(n)) + "<eom>"
+
+
+def slow_factory(*items: Any) -> tuple[Callable[[], Agent], list[ScriptedBackend]]:
+    """A factory of agents on a slow model (50 ms a token) playing ``items``, and the list of
+    the backends it made (one per session), to read their prompts afterwards."""
+    backends: list[ScriptedBackend] = []
+
+    def factory() -> Agent:
+        backends.append(ScriptedBackend(list(items), token_seconds=0.05))
+        return Agent(backends[-1])
+
+    return factory, backends
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -290,16 +310,8 @@ def test_stop_ends_a_long_reply_and_the_next_turn_does_not_see_it(
 ) -> None:
     from playwright.sync_api import expect
 
-    # A slow model (50 ms a token) writing a long reply: 300 tokens, 15 seconds unstopped.
-    long_reply = " " + " ".join(f"w{i}" for i in range(300)) + "<eom>"
-    backends: list[ScriptedBackend] = []
-
-    def factory() -> Agent:
-        backend = ScriptedBackend(
-            [" Chat.<eot>\n<|Commands|>: None<eoc>", long_reply, *CALC], token_seconds=0.05
-        )
-        backends.append(backend)
-        return Agent(backend)
+    # A long reply: 300 tokens, 15 seconds unstopped.
+    factory, backends = slow_factory(CHAT_NONE, words(300), *CALC)
 
     page = open_page(browser, serve(factory))
     chat = page.locator("#chat")
@@ -321,11 +333,7 @@ def test_typing_during_a_reply_is_kept_and_a_message_sent_meanwhile_waits_in_vie
 ) -> None:
     from playwright.sync_api import expect
 
-    long_reply = " " + " ".join(f"w{i}" for i in range(60)) + "<eom>"
-    chat_none = " Chat.<eot>\n<|Commands|>: None<eoc>"
-    factory = lambda: Agent(  # noqa: E731
-        ScriptedBackend([chat_none, long_reply, *CALC, chat_none, " Bye!<eom>"], token_seconds=0.05)
-    )
+    factory, _ = slow_factory(CHAT_NONE, words(60), *CALC, CHAT_NONE, " Bye!<eom>")
     page = open_page(browser, serve(factory))
     chat, box = page.locator("#chat"), page.locator("#msg textarea")
     ask(page, "Tell me a story")
@@ -354,15 +362,7 @@ def test_stop_also_stops_a_message_waiting_for_the_model(
 ) -> None:
     from playwright.sync_api import expect
 
-    long_reply = " " + " ".join(f"w{i}" for i in range(300)) + "<eom>"
-    backends: list[ScriptedBackend] = []
-
-    def factory() -> Agent:
-        backend = ScriptedBackend(
-            [" Chat.<eot>\n<|Commands|>: None<eoc>", long_reply], token_seconds=0.05
-        )
-        backends.append(backend)
-        return Agent(backend)
+    factory, backends = slow_factory(CHAT_NONE, words(300))
 
     page = open_page(browser, serve(factory))
     chat = page.locator("#chat")

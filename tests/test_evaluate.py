@@ -380,6 +380,18 @@ def test_cli_warns_when_search_cases_have_no_corpus(
     cases.write_text("".join(json.dumps(_case_json(c)) + "\n" for c in CASES))
     searches = sum(1 for c in CASES if c.tool == "Search")
     assert searches
+    warned = _warnings_before_the_model(monkeypatch, capsys, cases)
+    assert f"{searches} Search cases but no corpus" in warned and "--corpus" in warned
+    (tmp_path / "eval_corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+    cases.rename(tmp_path / "eval_cases.jsonl")
+    warned = _warnings_before_the_model(monkeypatch, capsys, tmp_path / "eval_cases.jsonl")
+    assert "warning" not in warned
+
+
+def _warnings_before_the_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cases: Path
+) -> str:
+    """What ``moss-agent eval --cases CASES`` prints to stderr before it loads a model."""
 
     def no_model(args: argparse.Namespace) -> None:
         raise RuntimeError("stopped before the model loads")
@@ -389,13 +401,7 @@ def test_cli_warns_when_search_cases_have_no_corpus(
     ev.add_eval_arguments(parser)
     with pytest.raises(RuntimeError, match="stopped"):
         ev.run_eval(parser.parse_args(["--cases", str(cases)]))
-    warned = capsys.readouterr().err
-    assert f"{searches} Search cases but no corpus" in warned and "--corpus" in warned
-    (tmp_path / "eval_corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
-    cases.rename(tmp_path / "eval_cases.jsonl")
-    with pytest.raises(RuntimeError, match="stopped"):
-        ev.run_eval(parser.parse_args(["--cases", str(tmp_path / "eval_cases.jsonl")]))
-    assert "warning" not in capsys.readouterr().err
+    return capsys.readouterr().err
 
 
 def test_cli_warns_when_cases_expect_a_plugin_that_is_not_installed(
@@ -408,16 +414,7 @@ def test_cli_warns_when_cases_expect_a_plugin_that_is_not_installed(
     ]
     lines.append({"id": "n", "query": "6*7?", "tool": "Calculate", "value": 42})
     cases.write_text("".join(json.dumps(line) + "\n" for line in lines))
-
-    def no_model(args: argparse.Namespace) -> None:
-        raise RuntimeError("stopped before the model loads")
-
-    monkeypatch.setattr(ev, "_factory", no_model)
-    parser = argparse.ArgumentParser()
-    ev.add_eval_arguments(parser)
-    with pytest.raises(RuntimeError, match="stopped"):
-        ev.run_eval(parser.parse_args(["--cases", str(cases)]))
-    warned = capsys.readouterr().err
+    warned = _warnings_before_the_model(monkeypatch, capsys, cases)
     assert "2 case(s) expect Convrt, which is not an installed plugin" in warned
     assert "Calculate" not in warned
 
