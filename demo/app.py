@@ -52,6 +52,7 @@ from demo.messages import (
 if TYPE_CHECKING:
     import gradio as gr
 
+    from plugins.registry import Plugin
     from plugins.search import LocalIndex, WebSearch
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,14 @@ class Session:
         # The registry keeps import order, which changes with how plugins were loaded; the
         # switches follow the meta-instruction instead.
         ordered = sorted(self.agent.plugins, key=lambda p: protocol.meta_order(p.label))
-        return [(f"{p.label} · {p.api}", p.name) for p in ordered]
+        return [(self._switch_label(p), p.name) for p in ordered]
+
+    def _switch_label(self, p: Plugin) -> str:
+        # The model knows Search as "Web search" (MOSS's label, in the trained system text);
+        # this session's Search may look in local documents instead, chosen under "Search".
+        if p.func == self.search:
+            return f"Search, local or web (see below) · {p.api}"
+        return f"{p.label} · {p.api}"
 
     def enabled_plugins(self) -> list[str]:
         return [p.name for p in self.agent.plugins.enabled()]

@@ -475,8 +475,11 @@ def test_describe_backend_names_model_adapter_and_device() -> None:
 
 def test_default_registry_plugins_all_get_switches() -> None:
     session = Session(Agent(ScriptedBackend(), plugins=default_registry()))
-    names = [name for _, name in session.plugin_choices()]
-    assert {"Calculate", "Solve", "Search"} <= set(names)
+    choices = dict((name, label) for label, name in session.plugin_choices())
+    assert {"Calculate", "Solve", "Search"} <= set(choices)
+    # The session's Search looks where the Search setting says, not only on the web.
+    assert choices["Search"] == "Search, local or web (see below) · Search(query)"
+    assert choices["Calculate"] == "Calculator · Calculate(expression)"
 
 
 def test_plugin_switches_follow_the_meta_instruction_not_import_order() -> None:
