@@ -86,10 +86,10 @@ class Turn:
         ]
         for key in ("thoughts_stats", "reply_stats"):
             data[key] = PhaseStats(**_checked(PhaseStats, data.get(key, {})))
-        for key in ("human", "reply", "thoughts"):
-            if key in data:
-                data[key] = neutralize(data[key])
-        for key in ("commands_text", "results_text"):  # these hold snippet references
+        if "human" in data:  # live input keeps no reference either
+            data["human"] = neutralize(data["human"])
+        for key in ("reply", "thoughts", "commands_text", "results_text"):
+            # The model's own texts may cite search results as <|1|> (MOSS's replies do).
             if key in data:
                 data[key] = neutralize(data[key], keep_references=True)
         return cls(**data)
