@@ -117,6 +117,8 @@ def cmd_call(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from plugins import default_registry, discover
 
+    # Each load failure is listed below, once; the loader's own warning would repeat it.
+    logging.getLogger("plugins.registry").setLevel(logging.ERROR)
     registry = default_registry()
     for p in registry:
         state = "enabled " if registry.is_enabled(p.name) else "disabled"

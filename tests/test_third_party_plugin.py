@@ -241,10 +241,13 @@ def test_broken_packages_are_reported_and_the_others_still_load(
 
     listed = cli("plugins", sites=(units_site, bad))
     assert "Convert " in listed.stdout
-    assert (
-        "failed to load moss-plugin-needs-libfoo (needs_libfoo): ImportError: "
+    failure = (
+        "moss-plugin-needs-libfoo (needs_libfoo): ImportError: "
         "moss-plugin-needs-libfoo needs the libfoo system library"
-    ) in listed.stderr
+    )
+    assert f"failed to load {failure}" in listed.stderr
+    # Listed once, not logged as well.
+    assert listed.stderr.count("needs the libfoo system library") == 1
 
 
 def test_the_example_package_passes_its_own_tests() -> None:
