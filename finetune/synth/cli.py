@@ -35,8 +35,14 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                              "numbers; contrast: one of those beside a turn that computes the same "
                              "thing; all_off: every tool switched off at once; more: a second "
                              "round of Calculate and Solve wordings; failed: a call that fails "
-                             "and a reply that says so; unnamed kinds keep their default "
+                             "and a reply that says so; story: a word problem from --stories; unnamed "
+                             "kinds keep their default "
                              "share)")  # fmt: skip
+    parser.add_argument("--stories", metavar="FILE",
+                        help="GSM8K-style word problems (id, query, value, solution) for the "
+                             "story kind; --split heldout draws the held-out slice")  # fmt: skip
+    parser.add_argument("--max-story-steps", type=int, default=None, metavar="N",
+                        help="keep word problems of at most N calculator steps (default 3)")
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",
@@ -67,13 +73,29 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     kinds: Counter[str] = Counter()
+    stories = []
+    if args.stories:
+        from finetune.synth.stories import DEFAULT_MAX_STEPS, StoryError, load_file
+
+        steps = args.max_story_steps or DEFAULT_MAX_STEPS
+        try:
+            loaded = load_file(args.stories, args.split, steps)
+        except StoryError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"word problems from {args.stories} ({args.split}): {loaded.summary()}")
+        stories = loaded.samples
 
     def counted() -> Iterator[Conversation]:
-        for conv in iter_conversations(args.n, args.seed, args.split, mix):
+        for conv in iter_conversations(args.n, args.seed, args.split, mix, stories):
             kinds[_kind(conv)] += 1
             yield conv
 
-    written = write_conversations(args.out, counted())
+    try:
+        written = write_conversations(args.out, counted())
+    except ValueError as exc:  # a kind that cannot be drawn, said before anything is written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {written} conversations to {args.out}: " + ", ".join(
         f"{k} {v}" for k, v in sorted(kinds.items())))  # fmt: skip
     if args.corpus_out:
@@ -90,6 +112,8 @@ def _kind(conv: object) -> str:
         return "tool-off"
     if len(samples) > 1:
         return "multi-turn"
+    if samples and samples[0].template.startswith("story/"):
+        return "story"
     if samples and len(samples[0].calls) > 1:
         return "two-commands"
     return (samples[0].tool or "none") if samples else "none"

@@ -104,6 +104,11 @@ MIX: dict[str, float] = {
     # adapter trained without it made the answer up ("The result is 0."). 0 by default; the
     # shipped adapter's second stage draws it.
     "failed": 0.0,
+    # A word problem written by a person (GSM8K-style records, ``finetune.synth.stories``): the
+    # thoughts build one Calculate expression sentence by sentence, naming each operation. The
+    # only stories in the other kinds are Solve's two-unknown puzzles, so without this kind a
+    # story meant Solve to the model. Needs ``--stories FILE``; 0 by default.
+    "story": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -170,10 +175,13 @@ class Runner:
     corpus; on exit it is reset to its defaults (``plugins.search.configure()``).
     """
 
-    def __init__(self, split: Split) -> None:
+    def __init__(self, split: Split, stories: Sequence[Sample] = ()) -> None:
         from plugins.search import Hit, LocalIndex
 
         self.split = split
+        self.stories = list(stories)  # the ``story`` kind deals these, see ``deal``
+        self._dealt = 0
+
         # A generator must give the same data on a busy machine as on an idle one: the
         # dispatcher's 10 s default failed the first Calculate (importing sympy) while a
         # training run held both cores, so synth waits as long as a plugin needs.
@@ -183,6 +191,16 @@ class Runner:
         self.failing = Dispatcher(builtin_registry(TOOLS), timeout=RUN_TIMEOUT, quiet=True)
         self.index = LocalIndex()
         self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
+
+    def deal(self) -> Sample:
+        """The next word problem: each once before any twice, in the order ``shuffle`` set."""
+        sample = self.stories[self._dealt % len(self.stories)]
+        self._dealt += 1
+        return sample
+
+    def shuffle(self, seed: object) -> None:
+        random.Random(f"{seed}:stories").shuffle(self.stories)
+        self._dealt = 0
 
     def __enter__(self) -> Runner:
         from plugins import search
@@ -432,6 +450,12 @@ def _failed(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str
     return [failed(sample, rng)], ()
 
 
+def _story(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
+    if not runner.stories:
+        raise ValueError("the story kind draws word problems from a file: give --stories FILE")
+    return [runner.deal()], ()
+
+
 def _contrast(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
     explain, _ = draw(rng, templates_wide.EXPLAIN, runner.split, runner=runner)
     work, _ = draw(rng, templates_wide.worked(explain.info["related"]), runner.split, runner=runner)
@@ -504,6 +528,8 @@ def conversation(
         samples, disabled = _all_off(rng, runner)
     elif kind == "failed":
         samples, disabled = _failed(rng, runner)
+    elif kind == "story":
+        samples, disabled = _story(rng, runner)
     else:
         samples, disabled = _single(rng, runner, kind)
     exchanges = [runner.exchange(s) for s in samples]
@@ -516,12 +542,20 @@ def conversation(
 
 
 def iter_conversations(
-    n: int, seed: int, split: Split = "train", mix: dict[str, float] | None = None
+    n: int,
+    seed: int,
+    split: Split = "train",
+    mix: dict[str, float] | None = None,
+    stories: Sequence[Sample] = (),
 ) -> Iterator[SynthConversation]:
-    """Yield ``generate``'s conversations one at a time."""
+    """Yield ``generate``'s conversations one at a time (``stories``: the ``story`` kind's
+    word problems, ``finetune.synth.stories.load_file(path, split).samples``)."""
     pools(split)  # fail early on a bad split name
     full = resolve_mix(mix)  # and on a bad mix
-    with Runner(split) as runner:
+    if full["story"] > 0 and not stories:
+        raise ValueError("the story kind draws word problems from a file: give --stories FILE")
+    with Runner(split, stories) as runner:
+        runner.shuffle(seed)
         for i in range(n):
             yield conversation(random.Random(f"{seed}:{split}:{i}"), runner, full)
 
