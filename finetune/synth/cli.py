@@ -35,14 +35,19 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                              "numbers; contrast: one of those beside a turn that computes the same "
                              "thing; all_off: every tool switched off at once; more: a second "
                              "round of Calculate and Solve wordings; failed: a call that fails "
-                             "and a reply that says so; story: a word problem from --stories; unnamed "
-                             "kinds keep their default "
+                             "and a reply that says so; story: a word problem from --stories; "
+                             "unnamed kinds keep their default "
                              "share)")  # fmt: skip
     parser.add_argument("--stories", metavar="FILE",
                         help="GSM8K-style word problems (id, query, value, solution) for the "
                              "story kind; --split heldout draws the held-out slice")  # fmt: skip
-    parser.add_argument("--max-story-steps", type=int, default=None, metavar="N",
-                        help="keep word problems of at most N calculator steps (default 3)")
+    parser.add_argument(
+        "--max-story-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep word problems of at most N calculator steps (default 3)",
+    )
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",

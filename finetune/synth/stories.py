@@ -56,8 +56,9 @@ _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?|(?<![\w.])\.\d+")
 # dozens. A folded expression with any other number the question does not write is dropped:
 # it would teach the model to work a step out in its head.
 CONSTANTS = frozenset([0.5, 1, 2, 3, 4, 7, 10, 12, 24, 30, 52, 60, 100, 365, 1000, 0.01, 0.1])
-_WORDS = {w: float(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve")  # fmt: skip
+_WORDS = {w: float(i) for i, w in enumerate(_SMALL)}
 _WORDS |= {"twenty": 20.0, "thirty": 30.0, "forty": 40.0, "fifty": 50.0, "sixty": 60.0,
            "seventy": 70.0, "eighty": 80.0, "ninety": 90.0, "hundred": 100.0, "dozen": 12.0,
            "half": 2.0, "twice": 2.0, "double": 2.0, "triple": 3.0, "thrice": 3.0,
@@ -184,11 +185,14 @@ def _fold(steps: list[_Step], question: Counter[float]) -> None:
             self.before = before
 
         def visit_Constant(self, node: ast.Constant) -> Any:
+            if not isinstance(node.value, int | float):
+                return node
+            number = float(node.value)
             for j in reversed(range(len(self.before))):
                 step = self.before[j]
-                if not math.isclose(float(node.value), step.result, rel_tol=1e-9):
+                if not math.isclose(number, step.result, rel_tol=1e-9):
                     continue
-                if question[float(node.value)] and j in used:
+                if question[number] and j in used:
                     continue
                 used.add(j)
                 assert step.folded is not None
@@ -266,9 +270,7 @@ def to_sample(record: dict[str, Any], max_steps: int = DEFAULT_MAX_STEPS) -> Sam
         raise StoryError(f"more than {max_steps} calculator steps")
     asked = numbers_in(question)
     _fold(steps, asked)
-    final = next(
-        (s for s in reversed(steps) if math.isclose(s.result, value, rel_tol=1e-9)), None
-    )
+    final = next((s for s in reversed(steps) if math.isclose(s.result, value, rel_tol=1e-9)), None)
     if final is None:
         raise StoryError("no step gives the reference answer")
     assert final.folded is not None
@@ -337,7 +339,7 @@ def load(
 ) -> Loaded:
     """The problems of ``split`` in a GSM8K-style JSONL text, as samples; the rest counted."""
     out = Loaded()
-    for n, line in enumerate(lines, 1):
+    for line in lines:
         if not line.strip():
             continue
         try:
@@ -361,7 +363,9 @@ def load(
     return out
 
 
-def load_file(path: str | Path, split: Split = "train", max_steps: int = DEFAULT_MAX_STEPS) -> Loaded:
+def load_file(
+    path: str | Path, split: Split = "train", max_steps: int = DEFAULT_MAX_STEPS
+) -> Loaded:
     """``load`` of a file, with a clear error when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as f:
