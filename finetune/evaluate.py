@@ -679,6 +679,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--disable", action="append", default=[], metavar="PLUGIN",
                         help="switch this plugin off, as a demo user can (repeatable)")  # fmt: skip
     parser.add_argument("--limit", type=positive_int, help="evaluate only the first N cases")
+    parser.add_argument("--sample", type=positive_int, metavar="N", help="evaluate N cases drawn "
+                        "at random (the same N for the same --sample-seed; after --limit), "
+                        "for a benchmark too long to run whole in one sitting")  # fmt: skip
+    parser.add_argument("--sample-seed", type=int, default=0, metavar="S",
+                        help="seed of --sample (default: %(default)s)")  # fmt: skip
     parser.add_argument("--batch-size", type=positive_int, default=1, help="cases run together: "
                         "faster, but latency is then per batch (default: %(default)s)")  # fmt: skip
     parser.add_argument("--max-thought-tokens", type=positive_int, default=EVAL_THOUGHT_TOKENS,
@@ -690,6 +695,26 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "and keep a result two agree on; 0: off (default: %(default)s, as "
                         "Agent)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
+
+
+def sample_cases(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
+    """``n`` of ``cases`` drawn at random, in file order; all of them when there are fewer.
+
+    The draw depends only on ``seed`` and the number of cases, so a figure reported as
+    "MAWPS, 300 drawn with seed 0" can be reproduced.
+
+    >>> cases = [Case(id=str(i), query="q", tool=None) for i in range(10)]
+    >>> [c.id for c in sample_cases(cases, 3, seed=1)]
+    ['1', '2', '4']
+    >>> len(sample_cases(cases, 50))
+    10
+    """
+    import random
+
+    if n >= len(cases):
+        return list(cases)
+    keep = sorted(random.Random(seed).sample(range(len(cases)), n))
+    return [cases[i] for i in keep]
 
 
 def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
@@ -726,6 +751,8 @@ def run_eval(args: argparse.Namespace) -> int:
     cases = read_cases(args.cases)
     if args.limit is not None:
         cases = cases[: args.limit]
+    if getattr(args, "sample", None) is not None:
+        cases = sample_cases(cases, args.sample, getattr(args, "sample_seed", 0))
     corpus_path = args.corpus
     if corpus_path is None:
         sibling = Path(args.cases).with_name("eval_corpus.jsonl")
@@ -785,5 +812,6 @@ __all__ = [
     "read_cases",
     "read_corpus",
     "run_eval",
+    "sample_cases",
     "score",
 ]
