@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from agent import protocol, retry
+from agent import protocol, retry, voting
 from agent.backends.base import AlternativesBackend, Backend, Generation
 from agent.clip import fit_results
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
@@ -107,6 +107,8 @@ class Agent:
         max_reply_tokens: int = 512,
         alternatives: int = DEFAULT_ALTERNATIVES,
         disabled_tools: DisabledTools = "list",
+        votes: int = 0,
+        grounding: voting.Grounding = "numbers",
     ) -> None:
         """``plugins`` defaults to every installed plugin; pass ``meta_instruction`` to fix the
         system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins).
@@ -123,9 +125,22 @@ class Agent:
         a switched-off tool, see ``retry.worth_retrying``), ask the backend for this many most
         likely phase-1 outputs by beam search and keep a result two of them reach
         (``agent.retry``); 0 turns this off. Backends without ``alternatives`` (see
-        ``AlternativesBackend``) never retry."""
+        ``AlternativesBackend``) never retry.
+
+        ``votes``: for a turn whose line calls a grounded plugin (Calculate, Solve), also rank
+        this many phase-1 outputs by beam search, run the admissible ones, and keep the values
+        most of them reach, ties to the greedy line (``agent.voting``); for those turns it
+        replaces the retry above. 0 (the default) turns it off. ``grounding``: which
+        candidate lines may vote: ``"numbers"`` (every number of a grounded plugin's argument
+        from the conversation or a short list of constants), ``"single-use"`` (also no number
+        of the question used more often than written) or ``"off"``."""
         if alternatives < 0:
             raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
+        if isinstance(votes, bool) or not isinstance(votes, int) or votes < 0:
+            raise ValueError(f"votes must be a whole number of 0 or more, got {votes!r}.")
+        if grounding not in voting.GROUNDING_MODES:
+            modes = ", ".join(repr(m) for m in voting.GROUNDING_MODES)
+            raise ValueError(f"grounding must be one of {modes}, got {grounding!r}.")
         if disabled_tools not in get_args(DisabledTools):
             raise ValueError(f"disabled_tools must be 'list' or 'omit', got {disabled_tools!r}.")
         if preset not in get_args(protocol.Preset):
@@ -146,6 +161,8 @@ class Agent:
         self.max_thought_tokens = max_thought_tokens
         self.max_reply_tokens = max_reply_tokens
         self.alternatives = alternatives
+        self.votes = votes
+        self.grounding: voting.Grounding = grounding
         self.disabled_tools: DisabledTools = disabled_tools
         self.history: list[Turn] = []
         self._turns = TurnLock(_still_open)  # one turn at a time per Agent
@@ -225,6 +242,8 @@ class Agent:
             max_reply_tokens=self.max_reply_tokens,
             alternatives=self.alternatives,
             disabled_tools=self.disabled_tools,
+            votes=self.votes,
+            grounding=self.grounding,
         )
         if plugins is None:
             twin.dispatcher = self.dispatcher  # it keeps no state between turns
@@ -304,7 +323,21 @@ class Agent:
         tools_started = time.perf_counter()
         results = yield from self.dispatcher.stream(phase1.parsed.calls)
         retried_from = None
-        if self._can_retry() and retry.worth_retrying(results):
+        if self._can_vote(phase1, results):
+            ask = AlternativesRequest(
+                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.votes
+            )
+            readings = cast(list[Generation], (yield ask))
+            first = voting.Candidate(0, phase1, results, gen1)
+            sources = [human, *(t for turn in self.history for t in _numbers_said(turn))]
+            kept = yield from voting.elect(
+                readings, first, self.dispatcher, sources, human, self.grounding
+            )
+            if kept is not None:
+                retried_from = phase1.commands
+                phase1, results, gen1 = kept.phase1, kept.results, kept.generation
+                log.info("voted %s over %s (reading %d)", phase1.commands, retried_from, kept.rank)
+        elif self._can_retry() and retry.worth_retrying(results):
             ask = AlternativesRequest(
                 prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives
             )
@@ -370,6 +403,13 @@ class Agent:
         )
         self.history.append(turn)
         yield TurnDone(turn)
+
+    def _can_vote(self, phase1: protocol.Phase1, results: list[protocol.CommandResult]) -> bool:
+        if self.votes < 1 or not isinstance(self.backend, AlternativesBackend):
+            return False
+        if any(r.timed_out or r.unavailable or r.switched_off for r in results):
+            return False  # another line would wait, or be refused, the same way
+        return voting.calls_grounded_tool(phase1, self.dispatcher)
 
     def _can_retry(self) -> bool:
         return self.alternatives > 0 and isinstance(self.backend, AlternativesBackend)
@@ -560,6 +600,11 @@ class Agent:
         if "preset" in kwargs:
             agent.preset = kwargs["preset"]
         return agent
+
+
+def _numbers_said(turn: Turn) -> tuple[str, str, str]:
+    """What an earlier turn wrote that a later line may take numbers from."""
+    return turn.human, turn.results_text, turn.reply
 
 
 def _still_open(what: str) -> MossAgentError:

@@ -28,7 +28,7 @@ from plugins._safe_math import (
 from plugins.registry import plugin
 
 
-@plugin("Calculate", label="Calculator", api="Calculate(expression)")
+@plugin("Calculate", label="Calculator", api="Calculate(expression)", grounded=True)
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression.
 

@@ -66,6 +66,9 @@ class Plugin:
     layout: Layout = "value"  # how results are laid out; see module docstring
     timeout: float | None = None  # seconds; None means the dispatcher's default
     source: str = ""  # module that defined it, for error messages
+    # The numbers of its argument must come from the conversation (agent.grounding): the Agent
+    # passes over candidate lines that break this when it chooses among several.
+    grounded: bool = False
 
     def __call__(self, argument: str) -> Any:
         return self.func(argument)
@@ -195,6 +198,7 @@ def make_plugin(
     layout: Layout | None = None,
     timeout: float | None = None,
     description: str | None = None,
+    grounded: bool = False,
 ) -> Plugin:
     """Build a ``Plugin`` from a function, checking its contract now rather than at call time.
 
@@ -246,6 +250,7 @@ def make_plugin(
         layout=layout or _layout_from_annotation(func),
         timeout=seconds,
         source=getattr(func, "__module__", "") or "",
+        grounded=bool(grounded),
     )
 
 
@@ -299,13 +304,16 @@ class Registry:
         api: str | None = None,
         layout: Layout | None = None,
         timeout: float | None = None,
+        grounded: bool = False,
     ) -> Callable[[F], F]:
         """Decorator: register ``func`` here and return it unchanged, its ``Plugin`` at
         ``func.__moss_plugin__`` (``registry.add(func.__moss_plugin__)`` adds it elsewhere)."""
         _check_not_bare(name)
 
         def decorate(func: F) -> F:
-            p = make_plugin(func, name, label=label, api=api, layout=layout, timeout=timeout)
+            p = make_plugin(
+                func, name, label=label, api=api, layout=layout, timeout=timeout, grounded=grounded
+            )
             self.add(p)
             func.__moss_plugin__ = p  # type: ignore[attr-defined]
             return func
@@ -460,15 +468,22 @@ def plugin(
     api: str | None = None,
     layout: Layout | None = None,
     timeout: float | None = None,
+    grounded: bool = False,
 ) -> Callable[[F], F]:
     """Register a function as a plugin of this process and return it unchanged.
+
+    ``grounded=True``: every number of its argument must come from the conversation or a
+    short list of constants (``agent.grounding``); when the Agent chooses among the model's
+    candidate lines, it passes over those that break this. For arithmetic-like arguments.
 
     >>> @plugin("Echo", label="Echo", api="Echo(text)")
     ... def echo(text: str) -> str:
     ...     '''Repeat the text.'''
     ...     return text
     """
-    return installed.plugin(name, label=label, api=api, layout=layout, timeout=timeout)
+    return installed.plugin(
+        name, label=label, api=api, layout=layout, timeout=timeout, grounded=grounded
+    )
 
 
 def _check_not_bare(name: object) -> None:

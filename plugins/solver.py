@@ -54,7 +54,7 @@ STARTUP_TIMEOUT = 60.0  # seconds for the worker to start and import sympy
 MEMORY_LIMIT = 1 << 30  # bytes the worker may allocate beyond what it holds once started
 
 
-@plugin("Solve", label="Equation solver", api="Solve(equation)")
+@plugin("Solve", label="Equation solver", api="Solve(equation)", grounded=True)
 def solve(equation: str) -> dict[str, int | str]:
     """Solve an equation or a system of equations.
 
