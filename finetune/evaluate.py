@@ -694,6 +694,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="when a command fails, rank this many readings by beam search "
                         "and keep a result two agree on; 0: off (default: %(default)s, as "
                         "Agent)")  # fmt: skip
+    parser.add_argument("--votes", type=non_negative_int, default=0, metavar="K",
+                        help="for a turn that calls Calculate or Solve, also rank K readings by "
+                        "beam search and keep the values most grounded ones reach (Agent(votes="
+                        "K)); 0: off (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--grounding", choices=["off", "numbers", "single-use"],
+                        default="numbers", help="which readings may vote (default: "
+                        "%(default)s; see agent.grounding)")  # fmt: skip
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 
@@ -722,6 +729,8 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
         "max_thought_tokens": getattr(args, "max_thought_tokens", EVAL_THOUGHT_TOKENS),
         "max_reply_tokens": getattr(args, "max_reply_tokens", EVAL_REPLY_TOKENS),
         "alternatives": getattr(args, "alternatives", DEFAULT_ALTERNATIVES),
+        "votes": getattr(args, "votes", 0),
+        "grounding": getattr(args, "grounding", "numbers"),
     }
 
     def build() -> Agent:
