@@ -76,6 +76,10 @@ class TrainResult:
     report: LoadReport
     resumed_from: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # One fingerprint of the trained LoRA weights per process of a distributed run (rank
+    # order; empty when a single process trained): equal fingerprints show that every replica
+    # ended with the same weights.
+    replicas: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,6 +430,7 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
             positions.remove()
 
     result = TrainResult(
+        replicas=replica_fingerprints(model),
         out=out,
         steps=int(trainer.state.global_step),
         train_loss=metrics.get("train_loss"),
@@ -446,6 +451,29 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
         _drop_template_card(out / "README.md")
         write_adapter_info(out, config, base, metas, result)
     return result
+
+
+def replica_fingerprints(model: Any) -> list[str]:
+    """The trainable weights' fingerprint on every process of a distributed run, rank order.
+
+    Data-parallel training keeps one replica of the model per process and averages gradients,
+    so every replica must end with the same weights; a run whose replicas drifted apart (a
+    process that skipped a step, a rank with other data) shows different fingerprints.
+    """
+    import hashlib
+
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return []
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().numpy().tobytes())
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, digest.hexdigest()[:16])
+    return [str(g) for g in gathered]
 
 
 def _drop_template_card(path: Path) -> None:
@@ -483,6 +511,7 @@ def write_adapter_info(
             "trained_tokens": result.trained_tokens,
             "seconds": round(result.seconds, 1),
             "resumed_from": result.resumed_from,
+            "replicas": result.replicas,
         },
         "versions": {p: _version(p) for p in ("torch", "transformers", "peft")},
     }
