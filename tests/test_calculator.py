@@ -311,3 +311,31 @@ def test_any_text_gives_a_number_or_a_math_error(text: str) -> None:
     except MathInputError:
         return
     float(result)  # whatever is answered is a number
+
+
+# ------------------------------------------------------------ pow() and named values, as MOSS's
+# calculator took them (its plugin samples call pow with a fractional exponent and write Heron's
+# formula with a named half-perimeter first).
+
+
+def test_pow_is_the_bounded_power() -> None:
+    assert calculate("pow(12, 1/3)") == repr(12 ** (1 / 3))
+    assert calculate("pow(2, 10)") == "1024"
+    with pytest.raises(MathInputError, match="more than 4000 digits"):
+        calculate("pow(10, 10**9)")
+    with pytest.raises(MathInputError, match="pow takes 2"):
+        calculate("pow(2)")
+
+
+def test_named_values_before_the_expression() -> None:
+    assert calculate("s=(13+14+15)/2;sqrt(s*(s-13)*(s-14)*(s-15))") == "84.0"
+    assert calculate("a = -2; b = a*3; a + b") == "-8"
+    assert calculate("r=0.05; 1000*(1+r)^2") == repr(1000 * (1 + 0.05) ** 2)
+
+
+@pytest.mark.parametrize(
+    "text", ["x=5", "2x+3=7", "p=3;", "pi=3;pi", "sqrt=2;sqrt", "a=1;b+1=2", "a=1;a=="]
+)
+def test_equations_and_malformed_statements_stay_refused(text: str) -> None:
+    with pytest.raises(MathInputError):
+        calculate(text)
