@@ -60,9 +60,9 @@ def _add_search_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that choose the model: --model, --adapter, --base-only, --device and
-    --alternatives (``chat``, ``ask`` and ``demo`` share them; ``agent.shipped.load_agent``
-    builds the Agent they describe)."""
+    """The flags that choose the model: --model, --adapter, --base-only, --device,
+    --alternatives and --votes (``chat``, ``ask`` and ``demo`` share them;
+    ``agent.shipped.load_agent`` builds the Agent they describe)."""
     p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
                    "(default: embedded model)")  # fmt: skip
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
@@ -71,6 +71,10 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alternatives", type=non_negative_int, default=DEFAULT_ALTERNATIVES,
                    help="when a command fails, rank this many readings by beam search and "
                    "keep a result two agree on; 0: off (default: %(default)s)")  # fmt: skip
+    p.add_argument("--votes", type=non_negative_int, default=None, metavar="K",
+                   help="for a turn that calls Calculate or Solve, also rank K readings by beam "
+                   "search and keep the values most grounded ones reach; 0: off (default: "
+                   "the Agent's)")  # fmt: skip
 
 
 def _build_agent(args: argparse.Namespace) -> Any:
@@ -83,7 +87,14 @@ def _build_agent(args: argparse.Namespace) -> Any:
         base_only=args.base_only,
         device=args.device,
         alternatives=args.alternatives,
+        **votes_setting(args),
     )
+
+
+def votes_setting(args: argparse.Namespace) -> dict[str, int]:
+    """``{"votes": K}`` when ``--votes`` was given; else nothing, so the Agent's default holds."""
+    votes = getattr(args, "votes", None)
+    return {} if votes is None else {"votes": votes}
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -220,6 +220,7 @@ class Agent:
             )
             return cls.from_pretrained(default_model_path(), preset="short", **kwargs)
         kwargs.setdefault("preset", adapter.preset)
+        kwargs.setdefault("votes", voting.DEFAULT_VOTES)
         kwargs.setdefault("disabled_tools", "omit")
         return cls.from_pretrained(default_model_path(), adapter=adapter.path, **kwargs)
 

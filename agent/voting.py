@@ -37,6 +37,10 @@ from agent.events import CommandFinished, CommandsRetried, CommandStarted
 from agent.grounding import overused, ungrounded
 from agent.retry import VOTES, Kept, agreement
 
+# Candidates ``Agent.default()`` ranks for a turn that calls a grounded plugin (README,
+# "Voting over candidate lines", for the figures behind it). Agent(...) itself defaults to 0.
+DEFAULT_VOTES = 0
+
 Grounding = Literal["off", "numbers", "single-use"]
 GROUNDING_MODES: tuple[Grounding, ...] = ("off", "numbers", "single-use")
 
@@ -131,6 +135,7 @@ def elect(
 
 
 __all__ = [
+    "DEFAULT_VOTES",
     "GROUNDING_MODES",
     "Candidate",
     "Grounding",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.cli import add_model_flags
+from agent.cli import add_model_flags, votes_setting
 from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
@@ -378,13 +378,19 @@ def default_agent_factory(
     *,
     base_only: bool = False,
     alternatives: int = DEFAULT_ALTERNATIVES,
+    **settings: Any,
 ) -> SharedModel:
     """The agent ``moss-agent chat`` would make from the same flags, loaded once for all
     sessions (default: the embedded model with the shipped adapter)."""
 
     def load() -> Agent:
         return load_agent(
-            model, adapter, base_only=base_only, device=device, alternatives=alternatives
+            model,
+            adapter,
+            base_only=base_only,
+            device=device,
+            alternatives=alternatives,
+            **settings,
         )
 
     return SharedModel(load)
@@ -674,6 +680,7 @@ def run_demo(args: argparse.Namespace) -> int:
         args.device,
         base_only=args.base_only,
         alternatives=args.alternatives,
+        **votes_setting(args),
     )
     print("Loading the model…", flush=True)
     try:
