@@ -169,6 +169,14 @@ class TrainConfig:
             "logits everywhere, as the model's own loss does."
         ),
     )
+    return_freed_memory: bool = field(
+        default=True,
+        metadata=_help(
+            "Have the C library (glibc) map large blocks and unmap them when freed, so the "
+            "process returns the memory of each step's activations instead of keeping a heap "
+            "that grows with every new batch shape (finetune.memory)."
+        ),
+    )
     resume: bool = field(
         default=False,
         metadata=_help("Continue from the last checkpoint in out (a fresh start if none)."),

@@ -345,6 +345,10 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     ['adapter_config.json', 'adapter_model.safetensors', 'moss_agent.json']
     """
     started = time.perf_counter()
+    if config.return_freed_memory:
+        from finetune.memory import return_freed_memory
+
+        return_freed_memory()
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, set_seed
