@@ -678,10 +678,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "but make every call fail, as in an outage")  # fmt: skip
     parser.add_argument("--disable", action="append", default=[], metavar="PLUGIN",
                         help="switch this plugin off, as a demo user can (repeatable)")  # fmt: skip
-    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N cases")
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N cases "
+                        "(of the --sample, when one is drawn)")  # fmt: skip
     parser.add_argument("--sample", type=positive_int, metavar="N", help="evaluate N cases drawn "
-                        "at random (the same N for the same --sample-seed; after --limit), "
-                        "for a benchmark too long to run whole in one sitting")  # fmt: skip
+                        "at random (the same N for the same --sample-seed), for a benchmark "
+                        "too long to run whole in one sitting")  # fmt: skip
     parser.add_argument("--sample-seed", type=int, default=0, metavar="S",
                         help="seed of --sample (default: %(default)s)")  # fmt: skip
     parser.add_argument("--batch-size", type=positive_int, default=1, help="cases run together: "
@@ -758,10 +759,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from agent.files import write_atomic
 
     cases = read_cases(args.cases)
-    if args.limit is not None:
-        cases = cases[: args.limit]
     if getattr(args, "sample", None) is not None:
         cases = sample_cases(cases, args.sample, getattr(args, "sample_seed", 0))
+    if args.limit is not None:  # after the sample: the first N of it are a smaller sample
+        cases = cases[: args.limit]
     corpus_path = args.corpus
     if corpus_path is None:
         sibling = Path(args.cases).with_name("eval_corpus.jsonl")
