@@ -706,14 +706,15 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sample_cases(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
-    """``n`` of ``cases`` drawn at random, in file order; all of them when there are fewer.
+    """``n`` of ``cases`` drawn at random, in the order drawn; all of them when there are fewer.
 
     The draw depends only on ``seed`` and the number of cases, so a figure reported as
-    "MAWPS, 300 drawn with seed 0" can be reproduced.
+    "MAWPS, 300 drawn with seed 0" can be reproduced, and the first k of a sample are the
+    sample of k with the same seed.
 
     >>> cases = [Case(id=str(i), query="q", tool=None) for i in range(10)]
-    >>> [c.id for c in sample_cases(cases, 3, seed=1)]
-    ['1', '2', '4']
+    >>> [c.id for c in sample_cases(cases, 3, seed=1)], [c.id for c in sample_cases(cases, 2, 1)]
+    (['2', '1', '4'], ['2', '1'])
     >>> len(sample_cases(cases, 50))
     10
     """
@@ -721,7 +722,7 @@ def sample_cases(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
 
     if n >= len(cases):
         return list(cases)
-    keep = sorted(random.Random(seed).sample(range(len(cases)), n))
+    keep = random.Random(seed).sample(range(len(cases)), n)
     return [cases[i] for i in keep]
 
 
