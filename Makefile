@@ -22,10 +22,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 # llama.cpp's server, for the OpenAI-compatible backend's tests and benchmark. It builds from
-# source (minutes); the multimodal library is left out because text completion never uses it.
-# When it cannot build, its tests skip and say why.
-$(SERVER_STAMP): $(STAMP)
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/pip install -q 'llama-cpp-python[server]>=0.3' \
+# source (minutes) for this machine's instruction sets, never AMX, which crashes llama.cpp on
+# Intel Xeons (scripts/llama_cpp_cmake_args.sh says why); the multimodal library is left out
+# because text completion never uses it. No wheel cache: a wheel built on another machine may
+# use instructions this one lacks. When it cannot build, its tests skip and say why.
+$(SERVER_STAMP): $(STAMP) scripts/llama_cpp_cmake_args.sh
+	CMAKE_ARGS="$$(scripts/llama_cpp_cmake_args.sh)" $(BIN)/pip install -q --no-cache-dir \
+		--force-reinstall --no-deps 'llama-cpp-python>=0.3' \
+		&& $(BIN)/pip install -q 'llama-cpp-python[server]>=0.3' \
 		|| echo "warning: llama-cpp-python did not build; the llama.cpp server tests will skip"
 	touch $(SERVER_STAMP)
 
