@@ -329,7 +329,7 @@ class Agent:
                 prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.votes
             )
             readings = cast(list[Generation], (yield ask))
-            first = voting.Candidate(0, phase1, results, gen1)
+            first = retry.Kept(0, phase1, results, gen1)
             sources = [human, *(t for turn in self.history for t in _numbers_said(turn))]
             kept = yield from voting.elect(
                 readings, first, self.dispatcher, sources, human, self.grounding

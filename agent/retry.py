@@ -38,7 +38,8 @@ VOTES = 2  # readings that must reach the same values before a retry is kept
 
 @dataclass(frozen=True)
 class Kept:
-    """The reading a retry kept: its rank among the beams, parsed text, results, generation."""
+    """A reading that ran: its rank among the beams (0: the greedy line), parsed text, results,
+    generation. ``vote`` and ``agent.voting.elect`` return the one they keep."""
 
     rank: int
     phase1: protocol.Phase1

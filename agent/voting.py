@@ -27,7 +27,6 @@ line is one candidate among the k.
 from __future__ import annotations
 
 from collections.abc import Generator, Hashable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from agent import protocol
@@ -43,16 +42,6 @@ DEFAULT_VOTES = 0
 
 Grounding = Literal["off", "numbers", "single-use"]
 GROUNDING_MODES: tuple[Grounding, ...] = ("off", "numbers", "single-use")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One line that took part: its rank (0: greedy), parsed text, results, generation."""
-
-    rank: int
-    phase1: protocol.Phase1
-    results: list[protocol.CommandResult]
-    generation: Generation
 
 
 def admissible(
@@ -91,7 +80,7 @@ def _grounded_plugin(dispatcher: Dispatcher, name: str) -> bool:
 
 def elect(
     readings: Sequence[Generation],
-    first: Candidate,
+    first: Kept,
     dispatcher: Dispatcher,
     sources: Sequence[str],
     question: str,
@@ -100,7 +89,7 @@ def elect(
     """Run the admissible ``readings`` (most likely first) beside the greedy ``first``; return
     the line to keep instead of ``first``, or None to keep ``first``."""
     ran: dict[str, list[protocol.CommandResult]] = {first.phase1.commands: first.results}
-    groups: dict[Hashable, list[Candidate]] = {}
+    groups: dict[Hashable, list[Kept]] = {}
     first_ok = all(r.ok for r in first.results)
     first_admissible = admissible(first.phase1, dispatcher, sources, question, grounding)
     first_key: Hashable | None = None
@@ -118,7 +107,7 @@ def elect(
         if not all(r.ok for r in results):
             continue
         key = agreement([r.value for r in results])
-        groups.setdefault(key, []).append(Candidate(rank, alt, results, gen))
+        groups.setdefault(key, []).append(Kept(rank, alt, results, gen))
     if not groups:
         return None
     # Most votes first; among equals, the greedy line's values, then the best rank.
@@ -130,14 +119,12 @@ def elect(
         return None
     if not first_ok and len(winner) < VOTES:
         return None
-    best = winner[0]
-    return Kept(best.rank, best.phase1, best.results, best.generation)
+    return winner[0]
 
 
 __all__ = [
     "DEFAULT_VOTES",
     "GROUNDING_MODES",
-    "Candidate",
     "Grounding",
     "admissible",
     "calls_grounded_tool",
