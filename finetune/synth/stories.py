@@ -43,7 +43,7 @@ from typing import Any
 
 from agent.protocol import Call
 from finetune.synth.base import Sample, Split
-from finetune.synth.numfmt import accepted_answers, is_whole, say
+from finetune.synth.numfmt import accepted_answers, say
 
 HELDOUT_EVERY = 20  # 1 problem in 20 (by a hash of its id) is held out for evaluation
 DEFAULT_MAX_STEPS = 3  # calculator steps per problem; longer folds make unreadable expressions
@@ -319,8 +319,6 @@ def to_sample(record: dict[str, Any], max_steps: int = DEFAULT_MAX_STEPS) -> Sam
         if not again and _grounded(text, asked + Counter([value])) and "=" not in text:
             reply = _sentence(text)
     answers = list(dict.fromkeys([answer, *accepted_answers(value)]))
-    if is_whole(value):
-        answers = [answer]
     return Sample(
         template=f"story/{record.get('id', '?')}",
         tool="Calculate",
