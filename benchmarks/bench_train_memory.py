@@ -32,19 +32,15 @@ GSM8K = ROOT.parent / "shared" / "benchmarks" / "gsm8k_train.jsonl"
 
 # name -> (TrainConfig overrides, environment overrides, what it changes)
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, str], str]] = {
-    "glibc-default": (
-        {"return_freed_memory": False},
+    "default": ({}, {}, "as `moss-agent train` runs by default: glibc malloc's own settings"),
+    "return-freed": (
+        {"return_freed_memory": True},
         {},
-        "glibc malloc's own settings (moss-agent train before finetune.memory)",
+        "--return-freed-memory: blocks of 1 MiB and more mapped, unmapped when freed",
     ),
-    "default": ({}, {}, "as `moss-agent train` runs: blocks of 1 MiB and more mapped"),
-    "no-dropout": ({"dropout": 0.0}, {}, "also LoRA dropout 0: no copy of each layer's input"),
-    "arena": (
-        {"return_freed_memory": False},
-        {"MALLOC_ARENA_MAX": "2"},
-        "glibc's settings, but at most 2 malloc arenas",
-    ),
-    "checkpointing": (  # with finetune.memory, as the rows below
+    "no-dropout": ({"dropout": 0.0}, {}, "LoRA dropout 0: no copy of each layer's input"),
+    "arena": ({}, {"MALLOC_ARENA_MAX": "2"}, "glibc's settings, but at most 2 malloc arenas"),
+    "checkpointing": (
         {"gradient_checkpointing": True},
         {},
         "activations recomputed in the backward pass",

@@ -170,11 +170,12 @@ class TrainConfig:
         ),
     )
     return_freed_memory: bool = field(
-        default=True,
+        default=False,
         metadata=_help(
             "Have the C library (glibc) map large blocks and unmap them when freed, so the "
-            "process returns the memory of each step's activations instead of keeping a heap "
-            "that grows with every new batch shape (finetune.memory)."
+            "process returns each step's activations instead of keeping a heap that grows "
+            "with every new batch shape: a lower peak (6.8 against 9.9 GB over 10 steps of the "
+            "default model at batch 8) for about twice the step time (finetune.memory)."
         ),
     )
     resume: bool = field(
