@@ -126,6 +126,13 @@ def test_an_unreadable_file_is_a_story_error(tmp_path: Path) -> None:
         load_file(tmp_path / "missing.jsonl")
 
 
+def test_story_kind_is_last_and_off_by_default() -> None:
+    from finetune.synth.generate import MIX, generate
+
+    assert list(MIX)[-1] == "story" and MIX["story"] == 0
+    assert generate(20, seed=5, mix={"story": 0.0}) == generate(20, seed=5)
+
+
 def test_story_kind_deals_each_problem_once_before_any_twice() -> None:
     samples = [to_sample(record(id=f"t-{i}", query=BAKERY["query"] + f" ({i})")) for i in range(5)]
     mix = parse_mix("Calculate=0,Solve=0,Search=0,none=0,disabled=0,multi=0,pair=0,story=1")
