@@ -77,10 +77,7 @@ def vote(
             continue
         if not numbers(alt.commands) <= known:
             continue
-        if alt.commands not in ran:
-            yield CommandsRetried(rank, alt.thoughts, alt.commands)
-            ran[alt.commands] = yield from dispatcher.stream(alt.parsed.calls)
-        results = ran[alt.commands]
+        results = yield from run_once(rank, alt, ran, dispatcher)
         if not all(r.ok for r in results):
             continue
         votes = reached.setdefault(agreement([r.value for r in results]), [])
@@ -88,6 +85,23 @@ def vote(
         if len(votes) >= VOTES:
             return votes[0]
     return None
+
+
+def run_once(
+    rank: int,
+    reading: protocol.Phase1,
+    ran: dict[str, list[protocol.CommandResult]],
+    dispatcher: Dispatcher,
+) -> Generator[
+    CommandsRetried | CommandStarted | CommandFinished, None, list[protocol.CommandResult]
+]:
+    """The results of a reading's calls, run (and streamed) the first time its Commands line
+    comes up; ``ran`` keeps each line's results, so a line that several readings share runs
+    once and each of them still counts."""
+    if reading.commands not in ran:
+        yield CommandsRetried(rank, reading.thoughts, reading.commands)
+        ran[reading.commands] = yield from dispatcher.stream(reading.parsed.calls)
+    return ran[reading.commands]
 
 
 _TWELVE_DIGITS = Context(prec=12)
@@ -151,6 +165,7 @@ __all__ = [
     "Kept",
     "agreement",
     "numbers",
+    "run_once",
     "vote",
     "worth_retrying",
 ]

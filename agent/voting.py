@@ -34,7 +34,7 @@ from agent.backends.base import Generation
 from agent.dispatch import Dispatcher
 from agent.events import CommandFinished, CommandsRetried, CommandStarted
 from agent.grounding import overused, ungrounded
-from agent.retry import VOTES, Kept, agreement
+from agent.retry import VOTES, Kept, agreement, run_once
 
 # Candidates ``Agent.default()`` ranks for a turn that calls a grounded plugin (README,
 # "Voting over candidate lines", for the figures behind it). Agent(...) itself defaults to 0.
@@ -100,10 +100,7 @@ def elect(
         alt = protocol.parse_phase1(gen.text)
         if not admissible(alt, dispatcher, sources, question, grounding):
             continue
-        if alt.commands not in ran:
-            yield CommandsRetried(rank, alt.thoughts, alt.commands)
-            ran[alt.commands] = yield from dispatcher.stream(alt.parsed.calls)
-        results = ran[alt.commands]
+        results = yield from run_once(rank, alt, ran, dispatcher)
         if not all(r.ok for r in results):
             continue
         key = agreement([r.value for r in results])
