@@ -134,7 +134,14 @@ def _parse(expr: str) -> ast.expr:
 
 
 def _value(tree: ast.expr) -> float:
-    return float(eval(compile(ast.Expression(tree), "<step>", "eval"), {"__builtins__": {}}))
+    # The project's own calculator, not eval: it bounds sizes before computing, and follows
+    # Python's numbers, so the value is the one eval would give.
+    from plugins.calculator import evaluate
+
+    try:
+        return float(evaluate(expression(tree)))
+    except ValueError:  # MathInputError: too large, division by zero
+        raise StoryError("a step's expression is not arithmetic") from None
 
 
 def expression(tree: ast.expr) -> str:
