@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVER_STAMP := $(VENV)/.llama-server
+LLAMA_STAMP := $(VENV)/.llama-cpp
 
 .PHONY: test lint fix demo bench adapter install clean browser server eval
 
@@ -12,25 +13,38 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# llama.cpp, the engine that runs the model (llama-cpp-python builds from source, minutes),
+# built for this machine's instruction sets and never AMX, which crashes llama.cpp on Intel
+# Xeons (scripts/llama_cpp_cmake_args.sh says why). No wheel cache: a wheel built on another
+# machine may use instructions this one lacks. When it cannot build, the project installs
+# without it and the slower transformers engine runs the model.
+$(LLAMA_STAMP): $(BIN)/python scripts/llama_cpp_cmake_args.sh
+	CMAKE_ARGS="$$(scripts/llama_cpp_cmake_args.sh)" $(BIN)/pip install -q --no-cache-dir \
+		--force-reinstall --no-deps 'llama-cpp-python>=0.3' \
+		|| echo "warning: llama-cpp-python did not build: the transformers engine runs the model"
+	touch $(LLAMA_STAMP)
+
 # torch first, pinned: the CPU build lies on local disk; an unpinned torch would pull a CUDA
-# build of several GB.
-$(STAMP): $(BIN)/python pyproject.toml
+# build of several GB. Then the project with the dev and train extras (torch, transformers and
+# peft are the `train` extra: chatting needs none of them).
+$(STAMP): $(LLAMA_STAMP) pyproject.toml scripts/requirements.py
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	if $(BIN)/pip show -q llama-cpp-python >/dev/null 2>&1; then \
+		$(BIN)/pip install -q -e '.[dev,train]'; \
+	else \
+		$(BIN)/pip install -q --no-deps -e . && $(BIN)/pip install -q \
+			$$($(BIN)/python scripts/requirements.py dev train --without llama-cpp-python); \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# llama.cpp's server, for the OpenAI-compatible backend's tests and benchmark. It builds from
-# source (minutes) for this machine's instruction sets, never AMX, which crashes llama.cpp on
-# Intel Xeons (scripts/llama_cpp_cmake_args.sh says why); the multimodal library is left out
-# because text completion never uses it. No wheel cache: a wheel built on another machine may
-# use instructions this one lacks. When it cannot build, its tests skip and say why.
-$(SERVER_STAMP): $(STAMP) scripts/llama_cpp_cmake_args.sh
-	CMAKE_ARGS="$$(scripts/llama_cpp_cmake_args.sh)" $(BIN)/pip install -q --no-cache-dir \
-		--force-reinstall --no-deps 'llama-cpp-python>=0.3' \
-		&& $(BIN)/pip install -q 'llama-cpp-python[server]>=0.3' \
-		|| echo "warning: llama-cpp-python did not build; the llama.cpp server tests will skip"
+# llama.cpp's server, for the OpenAI-compatible backend's tests and benchmark: the server
+# extra's packages on top of the llama-cpp-python built above. When that did not build, the
+# server tests skip and say why.
+$(SERVER_STAMP): $(STAMP)
+	if $(BIN)/pip show -q llama-cpp-python >/dev/null 2>&1; then \
+		$(BIN)/pip install -q 'llama-cpp-python[server]>=0.3'; fi
 	touch $(SERVER_STAMP)
 
 server: $(SERVER_STAMP)

@@ -11,7 +11,8 @@
 
     turns = chat_batch([agent.copy(history=False) for q in questions], questions)  # one batch
 
-Importing this package does not import torch: model code loads when a model is built.
+Importing this package does not import torch: model code loads when a model is built, and the
+default engine (llama.cpp) never imports it.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,11 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Agent": "agent.loop",
     "Backend": "agent.backends.base",
+    "LlamaCppBackend": "agent.backends.llamacpp",
+    "OpenAICompatibleBackend": "agent.backends.openai",
+    "ScriptedBackend": "agent.backends.scripted",
+    "TransformersBackend": "agent.backends.transformers",
+    "load_backend": "agent.engine",
     "Generation": "agent.backends.base",
     "BackendError": "agent.errors",
     "ConversationError": "agent.errors",
@@ -43,7 +49,12 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from agent.backends.base import Backend, Generation
+    from agent.backends.llamacpp import LlamaCppBackend
+    from agent.backends.openai import OpenAICompatibleBackend
+    from agent.backends.scripted import ScriptedBackend
+    from agent.backends.transformers import TransformersBackend
     from agent.batch import chat_batch
+    from agent.engine import load_backend
     from agent.errors import (
         BackendError,
         ConversationError,
@@ -88,13 +99,18 @@ __all__ = [
     "Event",
     "Generation",
     "InputTooLongError",
+    "LlamaCppBackend",
     "ModelNotAvailableError",
     "MossAgentError",
+    "OpenAICompatibleBackend",
     "PhaseStats",
     "PluginError",
+    "ScriptedBackend",
     "Token",
     "ToolUnavailable",
+    "TransformersBackend",
     "Turn",
     "TurnDone",
     "chat_batch",
+    "load_backend",
 ]

@@ -60,14 +60,14 @@ def _add_search_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that choose the model: --model, --adapter, --base-only, --device,
+    """The flags that choose the model: --model, --adapter, --base-only, --engine, --device,
     --alternatives and --votes (``chat``, ``ask`` and ``demo`` share them;
     ``agent.shipped.load_agent`` builds the Agent they describe)."""
     p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
                    "(default: embedded model)")  # fmt: skip
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
     p.add_argument("--base-only", action="store_true", help="do not load the default adapter")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_engine_flags(p)
     p.add_argument("--alternatives", type=non_negative_int, default=DEFAULT_ALTERNATIVES,
                    help="when a command fails, rank this many readings by beam search and "
                    "keep a result two agree on; 0: off (default: %(default)s)")  # fmt: skip
@@ -75,6 +75,15 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="for a turn that calls Calculate or Solve, also rank K readings by beam "
                    "search and keep the values most grounded ones reach; 0: off (default: "
                    "the Agent's)")  # fmt: skip
+
+
+def add_engine_flags(p: argparse.ArgumentParser) -> None:
+    """--engine and --device, shared by the model flags and ``moss-agent eval``."""
+    p.add_argument("--engine", choices=["auto", "llama.cpp", "transformers"], default="auto",
+                   help="what runs the model: llama.cpp (fast, GGUF files, CPU) or "
+                   "transformers (any Hugging Face model, GPUs); auto: llama.cpp where it is "
+                   "installed and can run the model (default: %(default)s)")  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
 
 def _build_agent(args: argparse.Namespace) -> Any:
@@ -87,14 +96,19 @@ def _build_agent(args: argparse.Namespace) -> Any:
         base_only=args.base_only,
         device=args.device,
         alternatives=args.alternatives,
-        **votes_setting(args),
+        **agent_settings(args),
     )
 
 
-def votes_setting(args: argparse.Namespace) -> dict[str, int]:
-    """``{"votes": K}`` when ``--votes`` was given; else nothing, so the Agent's default holds."""
-    votes = getattr(args, "votes", None)
-    return {} if votes is None else {"votes": votes}
+def agent_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"votes": K}`` when ``--votes`` was given and ``{"engine": E}`` when ``--engine`` named
+    one; else nothing, so the Agent's defaults hold."""
+    settings: dict[str, Any] = {}
+    if getattr(args, "votes", None) is not None:
+        settings["votes"] = args.votes
+    if getattr(args, "engine", "auto") != "auto":
+        settings["engine"] = args.engine
+    return settings
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -142,10 +156,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from transformers.utils import logging as transformers_logging
-
     # `ask` is for scripts: no loading bars on stderr, which carries only what went wrong.
-    transformers_logging.disable_progress_bar()
+    # (transformers is there only with the training extra; llama.cpp draws no bars.)
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        pass
+    else:
+        transformers_logging.disable_progress_bar()
     agent = _build_agent(args)
     turn = agent.chat(args.question)
     if args.json:

@@ -171,22 +171,26 @@ class Agent:
     @classmethod
     def from_pretrained(
         cls,
-        model: str | os.PathLike[str],
+        model: str | os.PathLike[str] | None = None,
         adapter: str | os.PathLike[str] | None = None,
         *,
+        engine: str | None = None,
         device: str = "auto",
         dtype: str | None = None,
         **kwargs: Any,
     ) -> Agent:
-        """Any Hugging Face causal LM (hub id or folder), with an optional PEFT LoRA adapter.
+        """A local model (None: the embedded one; a ``.gguf`` file; any Hugging Face causal LM
+        by hub id or folder), with an optional PEFT LoRA adapter.
 
-        For MOSS's own ``fnlp/moss-moon-003-sft-plugin`` keep the default ``preset="moss"``: it
-        renders the meta-instruction byte-exact as that model was trained with it. That model
-        ships custom code, so also pass ``trust_remote_code=True``. With an ``adapter``, the
-        preset defaults to the one it was trained with (its ``moss_agent.json``, as
-        ``moss-agent train`` writes it; "short" where it does not say).
+        ``engine`` is "llama.cpp", "transformers" or None, which picks llama.cpp where it is
+        installed and can run the model (``agent.engine.pick_engine``). For MOSS's own
+        ``fnlp/moss-moon-003-sft-plugin`` keep the default ``preset="moss"``: it renders the
+        meta-instruction byte-exact as that model was trained with it. That model ships custom
+        code, so also pass ``trust_remote_code=True``. With an ``adapter``, the preset defaults
+        to the one it was trained with (its ``moss_agent.json``, as ``moss-agent train`` writes
+        it; "short" where it does not say).
         """
-        from agent.backends.transformers import TransformersBackend
+        from agent.engine import load_backend
 
         if adapter is not None and "preset" not in kwargs:
             from agent.shipped import adapter_preset
@@ -194,22 +198,19 @@ class Agent:
             kwargs["preset"] = adapter_preset(adapter)
 
         backend_kw = {k: kwargs.pop(k) for k in ("trust_remote_code",) if k in kwargs}
-        backend = TransformersBackend.from_pretrained(
-            os.fspath(model),
-            adapter=None if adapter is None else os.fspath(adapter),
-            device=device,
-            dtype=dtype,
-            **backend_kw,
+        backend = load_backend(
+            model, adapter, engine=engine, device=device, dtype=dtype, **backend_kw
         )
         return cls(backend, **kwargs)
 
     @classmethod
     def default(cls, **kwargs: Any) -> Agent:
-        """The embedded default model (SmolLM2-135M-Instruct) with the shipped LoRA adapter.
+        """The embedded default model (SmolLM2-135M-Instruct) with the shipped LoRA adapter,
+        on llama.cpp where it is installed (``engine="transformers"`` to choose).
 
-        The first call converts the model shipped on PyPI and caches it (see ``agent.models``).
+        The first call reads the model out of the wheel shipped on PyPI and caches it (see
+        ``agent.models``).
         """
-        from agent.models import default_model_path
         from agent.shipped import default_adapter
 
         adapter = default_adapter()
@@ -218,11 +219,11 @@ class Agent:
                 "No default adapter is installed: running the base model, which rarely uses its "
                 "tools. `make adapter` trains one."
             )
-            return cls.from_pretrained(default_model_path(), preset="short", **kwargs)
+            return cls.from_pretrained(None, preset="short", **kwargs)
         kwargs.setdefault("preset", adapter.preset)
         kwargs.setdefault("votes", voting.DEFAULT_VOTES)
         kwargs.setdefault("disabled_tools", "omit")
-        return cls.from_pretrained(default_model_path(), adapter=adapter.path, **kwargs)
+        return cls.from_pretrained(None, adapter=adapter.path, **kwargs)
 
     def copy(self, *, history: bool = True, plugins: Registry | None = None) -> Agent:
         """A new Agent on the same backend, with the same settings.

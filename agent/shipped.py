@@ -77,21 +77,15 @@ def load_agent(
 
     With none given, ``Agent.default()`` (the embedded model and the shipped adapter). Else
     ``model`` (default: the embedded one) with ``adapter`` (``base_only``: none), prompted
-    with ``preset_for(model, adapter)``. ``kwargs`` go to the Agent (``alternatives=0``...).
+    with ``preset_for(model, adapter)``. ``kwargs`` go to the Agent (``alternatives=0``,
+    ``engine="transformers"``...).
     """
     from agent.loop import Agent
 
     if model is None and adapter is None and not base_only:
         return Agent.default(device=device, **kwargs)
-    from agent.models import default_model_path
-
     kwargs.setdefault("preset", preset_for(model, adapter))
-    return Agent.from_pretrained(
-        model if model is not None else default_model_path(),
-        adapter=adapter,
-        device=device,
-        **kwargs,
-    )
+    return Agent.from_pretrained(model, adapter=adapter, device=device, **kwargs)
 
 
 def _preset(settings: dict[str, object]) -> Preset:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.cli import add_model_flags, votes_setting
+from agent.cli import add_model_flags, agent_settings
 from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
@@ -680,7 +680,7 @@ def run_demo(args: argparse.Namespace) -> int:
         args.device,
         base_only=args.base_only,
         alternatives=args.alternatives,
-        **votes_setting(args),
+        **agent_settings(args),
     )
     print("Loading the model…", flush=True)
     try:

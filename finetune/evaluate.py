@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.cli import non_negative_int, positive_int
+from agent.cli import add_engine_flags, non_negative_int, positive_int
 from agent.dispatch import capabilities
 from agent.errors import ConversationError, MossAgentError
 from agent.retry import DEFAULT_ALTERNATIVES
@@ -461,6 +461,7 @@ class Report:
     no_tools: bool = False
     meta_instruction: str = ""
     fail_tools: bool = False
+    backend: str = ""  # the backend's name: engine, model and adapter
 
     @property
     def overall(self) -> dict[str, float | None]:
@@ -505,6 +506,7 @@ class Report:
         return {
             "no_tools": self.no_tools,
             "fail_tools": self.fail_tools,
+            "backend": self.backend,
             "metrics": self.overall,
             "by_tool": self.by_tool,
             "meta_instruction": self.meta_instruction,
@@ -633,7 +635,11 @@ def evaluate(
 
             search.configure()
     return Report(
-        results, no_tools=no_tools, meta_instruction=agent.meta_instruction, fail_tools=fail_tools
+        results,
+        no_tools=no_tools,
+        meta_instruction=agent.meta_instruction,
+        fail_tools=fail_tools,
+        backend=agent.backend.name,
     )
 
 
@@ -671,7 +677,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=["short", "moss"], help="meta-instruction preset "
                         "(default: the adapter's own; else short for the embedded model, moss "
                         "for --model)")  # fmt: skip
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_engine_flags(parser)
     outage = parser.add_mutually_exclusive_group()
     outage.add_argument("--no-tools", action="store_true", help="disable every plugin")
     outage.add_argument("--fail-tools", action="store_true", help="list the plugins as enabled "
@@ -734,18 +740,22 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
         "votes": getattr(args, "votes", 0),
         "grounding": getattr(args, "grounding", "numbers"),
     }
+    if getattr(args, "engine", "auto") != "auto":
+        limits["engine"] = args.engine
 
     def build() -> Agent:
         from agent.loop import Agent
 
         if args.model or args.adapter or args.base_only:
-            from agent.models import default_model_path
             from agent.shipped import preset_for
 
-            model = args.model or default_model_path()
             preset = args.preset or preset_for(args.model, args.adapter)
             return Agent.from_pretrained(
-                model, adapter=args.adapter, device=args.device, preset=preset, **limits
+                args.model or None,
+                adapter=args.adapter,
+                device=args.device,
+                preset=preset,
+                **limits,
             )
         agent = Agent.default(device=args.device, **limits)
         if args.preset:
@@ -804,6 +814,7 @@ def run_eval(args: argparse.Namespace) -> int:
         batch_size=getattr(args, "batch_size", 1),
         disabled=getattr(args, "disable", []),
     )
+    print(f"model: {report.backend}")
     print(report.table())
     if args.json:
         out = Path(args.json)

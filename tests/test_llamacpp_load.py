@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.backends.llamacpp import build_has_amx, cpu_has_amx, open_llama
+from agent.backends.llamacpp_load import build_has_amx, cpu_has_amx, open_llama
 from agent.errors import BackendError, ModelNotAvailableError
 
 needs_llama_cpp = pytest.mark.skipif(
@@ -51,7 +51,7 @@ def test_a_completion_runs_in_process_on_the_default_gguf() -> None:
     except ModelNotAvailableError as err:
         pytest.skip(f"the default GGUF is not available: {err}")
     script = textwrap.dedent(f"""
-        from agent.backends.llamacpp import open_llama
+        from agent.backends.llamacpp_load import open_llama
         llm = open_llama({str(gguf)!r}, n_ctx=256, n_threads=2, seed=0)
         out = llm("<|im_start|>user\\nWhat is 2 plus 2?<|im_end|>\\n<|im_start|>assistant\\n",
                   max_tokens=12, temperature=0.0)

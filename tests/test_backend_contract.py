@@ -1,0 +1,207 @@
+"""The Backend contract, one suite run over both local engines on the real default model.
+
+Each test gets the llama.cpp engine (``LlamaCppBackend`` on the shipped GGUF) and the
+transformers engine (``TransformersBackend`` on the same weights, dequantised): prefix reuse,
+stop strings, cancellation, alternatives, batches and errors must behave alike. References are
+fresh runs of the same engine with no cache (``reuse_cache=False``), so a test checks the
+engine against itself, not one engine's rounding against the other's. Where the two engines
+are compared, it is on what must agree: greedy text on prompts the shipped adapter was trained
+for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from agent.backends.base import (
+    AlternativesBackend,
+    Backend,
+    BatchBackend,
+    Generation,
+    run_stream,
+)
+from agent.errors import BackendError, ModelNotAvailableError
+
+PROMPT = "<|Human|>: What is 4/7?<eoh>\n<|Inner Thoughts|>:"
+THOUGHTS = ' I should calculate this.<eot>\n<|Commands|>: Calculate("4/7")<eoc>\n'
+RESULTS = "<|Results|>:\nCalculate(\"4/7\") => '0.5714285714285714'\n<eor>\n<|MOSS|>:"
+CHAT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def _open(engine: str, **kw: Any) -> Any:
+    try:
+        if engine == "llama.cpp":
+            pytest.importorskip("llama_cpp", reason="llama-cpp-python did not build here")
+            from agent.backends.llamacpp import LlamaCppBackend
+
+            return LlamaCppBackend.from_gguf(n_ctx=2048, **kw)
+        pytest.importorskip("torch")
+        from agent.backends.transformers import TransformersBackend
+
+        return TransformersBackend.from_pretrained(device="cpu", **kw)
+    except ModelNotAvailableError as error:
+        pytest.skip(f"the default model is not available: {error}")
+
+
+@pytest.fixture(scope="module", params=["llama.cpp", "transformers"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    backend = _open(request.param)
+    yield backend
+    backend.reset()
+
+
+@pytest.fixture
+def backend(engine: Any) -> Any:
+    engine.reset()
+    return engine
+
+
+def fresh(backend: Any, prompt: str, *, stop: tuple[str, ...] = (), n: int = 16) -> Generation:
+    """What ``backend`` generates for ``prompt`` with nothing cached."""
+    backend.reset()
+    return run_stream(backend.stream(prompt, stop=stop, max_new_tokens=n))
+
+
+def collect(backend: Any, prompt: str, **kw: Any) -> tuple[list[str], Generation]:
+    kw.setdefault("stop", ())
+    kw.setdefault("max_new_tokens", 16)
+    pieces: list[str] = []
+    gen = run_stream(backend.stream(prompt, **kw), pieces.append)
+    return pieces, gen
+
+
+def test_is_a_backend_with_batches_and_alternatives(backend: Any) -> None:
+    assert isinstance(backend, Backend)
+    assert isinstance(backend, BatchBackend)
+    assert isinstance(backend, AlternativesBackend)
+    assert backend.context_length >= 2048
+    assert backend.count_tokens(PROMPT) > 5
+
+
+def test_answers_and_the_end_of_text_token_is_the_stop(backend: Any) -> None:
+    pieces, gen = collect(backend, CHAT, stop=("<|im_end|>",), max_new_tokens=24)
+    assert "Paris" in gen.text
+    assert "".join(pieces) == gen.text
+    assert gen.stop == "<|im_end|>"  # the end-of-text token, reported as the stop
+    assert gen.completion_tokens < 24
+
+
+def test_stop_string_cuts_the_text_and_is_never_streamed(backend: Any) -> None:
+    full = fresh(backend, PROMPT + THOUGHTS + RESULTS, n=12)
+    stop = full.text[5:8]
+    backend.reset()
+    pieces, gen = collect(
+        backend, PROMPT + THOUGHTS + RESULTS, stop=("never", stop), max_new_tokens=12
+    )
+    assert gen.stop == stop and gen.text == full.text[: full.text.index(stop)]
+    assert "".join(pieces) == gen.text and all(stop not in p for p in pieces)
+
+
+def test_phase_two_encodes_only_new_tokens_and_matches_a_fresh_run(backend: Any) -> None:
+    _, phase1 = collect(backend, PROMPT, stop=("<eoc>",), max_new_tokens=24)
+    assert phase1.prefill_tokens == phase1.prompt_tokens
+    phase2_prompt = PROMPT + phase1.text + "<eoc>\n" + RESULTS
+    _, phase2 = collect(backend, phase2_prompt, stop=("<eom>",))
+    new_tokens = phase2.prompt_tokens - phase1.prompt_tokens - phase1.completion_tokens
+    # Only what phase 1 did not see is encoded (+1 or 2: the last generated token was never
+    # run through the model, and a token may merge across the boundary).
+    assert phase2.prefill_tokens <= new_tokens + 3
+    assert phase2.prefill_tokens < phase2.prompt_tokens / 2
+    assert phase2.text == fresh(backend, phase2_prompt, stop=("<eom>",)).text
+
+
+def test_same_prompt_twice_encodes_only_the_last_token(backend: Any) -> None:
+    _, first = collect(backend, PROMPT, max_new_tokens=4)
+    _, again = collect(backend, PROMPT, max_new_tokens=4)
+    assert again.prefill_tokens == 1 and again.text == first.text
+
+
+def test_a_prompt_that_diverges_midway_is_cut_back_and_still_correct(backend: Any) -> None:
+    collect(backend, PROMPT + THOUGHTS + RESULTS, max_new_tokens=4)
+    other = PROMPT.replace("4/7", "9/11") + THOUGHTS.replace("4/7", "9/11")
+    _, gen = collect(backend, other, max_new_tokens=12)
+    assert gen.prefill_tokens < gen.prompt_tokens
+    assert gen.text == fresh(backend, other, n=12).text
+
+
+def test_closing_a_stream_early_stops_and_leaves_a_usable_cache(backend: Any) -> None:
+    stream = backend.stream(PROMPT + THOUGHTS + RESULTS, stop=(), max_new_tokens=40)
+    next(stream)
+    stream.close()  # as a Stop button does: no more tokens are decoded
+    assert len(backend.cached_ids) < backend.count_tokens(PROMPT + THOUGHTS + RESULTS) + 3
+    _, gen = collect(backend, PROMPT, max_new_tokens=12)
+    assert gen.text == fresh(backend, PROMPT, n=12).text
+
+
+def test_a_second_stream_in_the_same_thread_is_refused(backend: Any) -> None:
+    stream = backend.stream(PROMPT, stop=(), max_new_tokens=20)
+    next(stream)
+    with pytest.raises(BackendError, match="still open"):
+        run_stream(backend.stream(PROMPT, stop=(), max_new_tokens=2))
+    with pytest.raises(BackendError, match="still open"):
+        backend.alternatives(PROMPT, stop=(), max_new_tokens=4, n=2)
+    stream.close()
+
+
+def test_bad_prompts_are_refused_and_the_backend_still_works(backend: Any) -> None:
+    with pytest.raises(BackendError, match="empty"):
+        run_stream(backend.stream("", stop=(), max_new_tokens=4))
+    too_long = PROMPT * (backend.context_length // 10)
+    for call in (
+        lambda: run_stream(backend.stream(too_long, stop=(), max_new_tokens=4)),
+        lambda: backend.alternatives(too_long, stop=(), max_new_tokens=4, n=2),
+        lambda: backend.generate_batch([PROMPT, too_long], stop=(), max_new_tokens=4),
+    ):
+        with pytest.raises(BackendError, match="exceeds the context length"):
+            call()
+    with pytest.raises(ValueError, match="n >= 1"):
+        backend.alternatives(PROMPT, stop=(), max_new_tokens=4, n=0)
+    _, gen = collect(backend, PROMPT, max_new_tokens=8)
+    assert gen.text == fresh(backend, PROMPT, n=8).text
+
+
+# -- alternatives (beam search) -------------------------------------------------------------------
+
+
+def test_one_alternative_is_the_greedy_output(backend: Any) -> None:
+    greedy = fresh(backend, PROMPT, n=12)
+    [alt] = backend.alternatives(PROMPT, stop=(), max_new_tokens=12, n=1)
+    assert (alt.text, alt.stop, alt.completion_tokens) == (greedy.text, None, 12)
+
+
+def test_alternatives_are_distinct_ranked_and_end_at_stops(backend: Any) -> None:
+    gens = backend.alternatives(PROMPT, stop=("<eoc>",), max_new_tokens=40, n=4)
+    assert len(gens) == 4 and len({g.text for g in gens}) == 4
+    for g in gens:
+        assert "<eoc>" not in g.text
+        assert g.stop == "<eoc>" or g.completion_tokens == 40 or g.stop == "<|im_end|>"
+
+
+def test_one_alternative_with_a_stop_is_the_greedy_line(backend: Any) -> None:
+    [best] = backend.alternatives(PROMPT, stop=("<eoc>",), max_new_tokens=32, n=1)
+    greedy = fresh(backend, PROMPT, stop=("<eoc>",), n=32)
+    assert (best.text, best.stop) == (greedy.text, greedy.stop)
+
+
+# -- batches --------------------------------------------------------------------------------------
+
+
+def test_a_batch_gives_each_prompt_what_a_stream_gives_it(backend: Any) -> None:
+    prompts = [
+        PROMPT,
+        PROMPT.replace("4/7", "12 times 13"),
+        PROMPT.replace("What is 4/7?", "Who wrote Hamlet?"),
+        PROMPT + THOUGHTS + RESULTS,
+    ]
+    gens = backend.generate_batch(prompts, stop=("<eoc>", "<eom>", "<|im_end|>"), max_new_tokens=16)
+    assert len(gens) == len(prompts)
+    for prompt, gen in zip(prompts, gens, strict=True):
+        alone = fresh(backend, prompt, stop=("<eoc>", "<eom>", "<|im_end|>"), n=16)
+        assert (gen.text, gen.stop) == (alone.text, alone.stop)
+        assert gen.prompt_tokens == alone.prompt_tokens
+    # The shared prefix is counted once: less was encoded than the prompts hold.
+    assert sum(g.prefill_tokens for g in gens) < sum(g.prompt_tokens for g in gens)
+    assert backend.generate_batch([], stop=(), max_new_tokens=4) == []
