@@ -20,27 +20,12 @@ from typing import Any
 
 from agent.dispatch import DEFAULT_MAX_COMMANDS
 from agent.errors import MossAgentError
-from agent.retry import DEFAULT_ALTERNATIVES
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (counts, sizes, limits)."""
-    return _whole(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type: a whole number of at least 0 (0 turns the thing off)."""
-    return _whole(text, 0)
-
-
-def _whole(text: str, least: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = least - 1
-    if value < least:
-        raise argparse.ArgumentTypeError(f"give a whole number of at least {least}, not {text!r}")
-    return value
+from agent.options import (
+    add_model_flags,
+    agent_settings,
+    load_agent,
+    positive_int,
+)
 
 
 def _configure_search(args: argparse.Namespace) -> None:
@@ -59,36 +44,7 @@ def _add_search_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_model_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that choose the model: --model, --adapter, --base-only, --engine, --device,
-    --alternatives and --votes (``chat``, ``ask`` and ``demo`` share them;
-    ``agent.shipped.load_agent`` builds the Agent they describe)."""
-    p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
-                   "(default: embedded model)")  # fmt: skip
-    p.add_argument("--adapter", help="PEFT LoRA adapter folder")
-    p.add_argument("--base-only", action="store_true", help="do not load the default adapter")
-    add_engine_flags(p)
-    p.add_argument("--alternatives", type=non_negative_int, default=DEFAULT_ALTERNATIVES,
-                   help="when a command fails, rank this many readings by beam search and "
-                   "keep a result two agree on; 0: off (default: %(default)s)")  # fmt: skip
-    p.add_argument("--votes", type=non_negative_int, default=None, metavar="K",
-                   help="for a turn that calls Calculate or Solve, also rank K readings by beam "
-                   "search and keep the values most grounded ones reach; 0: off (default: "
-                   "the Agent's)")  # fmt: skip
-
-
-def add_engine_flags(p: argparse.ArgumentParser) -> None:
-    """--engine and --device, shared by the model flags and ``moss-agent eval``."""
-    p.add_argument("--engine", choices=["auto", "llama.cpp", "transformers"], default="auto",
-                   help="what runs the model: llama.cpp (fast, GGUF files, CPU) or "
-                   "transformers (any Hugging Face model, GPUs); auto: llama.cpp where it is "
-                   "installed and can run the model (default: %(default)s)")  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-
-
 def _build_agent(args: argparse.Namespace) -> Any:
-    from agent.shipped import load_agent
-
     _configure_search(args)
     return load_agent(
         args.model or None,
@@ -98,17 +54,6 @@ def _build_agent(args: argparse.Namespace) -> Any:
         alternatives=args.alternatives,
         **agent_settings(args),
     )
-
-
-def agent_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """``{"votes": K}`` when ``--votes`` was given and ``{"engine": E}`` when ``--engine`` named
-    one; else nothing, so the Agent's defaults hold."""
-    settings: dict[str, Any] = {}
-    if getattr(args, "votes", None) is not None:
-        settings["votes"] = args.votes
-    if getattr(args, "engine", "auto") != "auto":
-        settings["engine"] = args.engine
-    return settings
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -12,12 +12,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from agent.protocol import MOSS_HEAD, Preset
-
-if TYPE_CHECKING:
-    from agent.loop import Agent
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "finetune" / "adapters" / "default"
 SETTINGS_FILE = "moss_agent.json"
@@ -63,29 +60,6 @@ def preset_for(model: object, adapter: str | os.PathLike[str] | None) -> Preset:
     if adapter is not None:
         return adapter_preset(adapter)
     return "moss" if model else "short"
-
-
-def load_agent(
-    model: str | os.PathLike[str] | None = None,
-    adapter: str | os.PathLike[str] | None = None,
-    *,
-    base_only: bool = False,
-    device: str = "auto",
-    **kwargs: Any,
-) -> Agent:
-    """The Agent for a choice of model and adapter, as ``moss-agent chat`` and the demo make it.
-
-    With none given, ``Agent.default()`` (the embedded model and the shipped adapter). Else
-    ``model`` (default: the embedded one) with ``adapter`` (``base_only``: none), prompted
-    with ``preset_for(model, adapter)``. ``kwargs`` go to the Agent (``alternatives=0``,
-    ``engine="transformers"``...).
-    """
-    from agent.loop import Agent
-
-    if model is None and adapter is None and not base_only:
-        return Agent.default(device=device, **kwargs)
-    kwargs.setdefault("preset", preset_for(model, adapter))
-    return Agent.from_pretrained(model, adapter=adapter, device=device, **kwargs)
 
 
 def _preset(settings: dict[str, object]) -> Preset:

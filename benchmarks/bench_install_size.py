@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from requirements import requirements  # noqa: E402  (scripts/requirements.py)
+from requirements import requirements  # scripts/requirements.py
 
 
 def _name(req: str) -> str:

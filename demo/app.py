@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.cli import add_model_flags, agent_settings
 from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
+from agent.options import add_model_flags, agent_settings, load_agent
 from agent.retry import DEFAULT_ALTERNATIVES
-from agent.shipped import load_agent
 from demo.messages import (
     Message,
     TurnView,

@@ -54,9 +54,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
-from agent.cli import add_engine_flags, non_negative_int, positive_int
 from agent.dispatch import capabilities
 from agent.errors import ConversationError, MossAgentError
+from agent.options import add_engine_flags, non_negative_int, positive_int
 from agent.retry import DEFAULT_ALTERNATIVES
 
 if TYPE_CHECKING:

@@ -40,13 +40,10 @@ import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from agent.errors import PluginError
 from agent.protocol import Layout, neutralize
-
-if TYPE_CHECKING:
-    from langchain_core.tools import BaseTool
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +69,6 @@ class Plugin:
 
     def __call__(self, argument: str) -> Any:
         return self.func(argument)
-
-    def as_langchain_tool(self) -> BaseTool:
-        """This plugin as a LangChain tool: ``calculate.invoke({"expression": "2^10"})``."""
-        from plugins.langchain import plugin_as_langchain_tool
-
-        return plugin_as_langchain_tool(self)
 
 
 @dataclass(frozen=True)

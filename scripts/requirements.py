@@ -21,7 +21,8 @@ except ModuleNotFoundError:  # Python 3.10: pip carries a copy of the same parse
 
 
 def requirements(extras: list[str], without: set[str]) -> list[str]:
-    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())["project"]
     wanted = list(project["dependencies"])
     for extra in extras:
         wanted += project["optional-dependencies"][extra]

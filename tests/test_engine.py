@@ -140,7 +140,7 @@ def test_both_engines_write_the_same_greedy_lines_with_the_shipped_adapter(gguf:
 def test_the_engine_flag_reaches_the_agent() -> None:
     import argparse
 
-    from agent.cli import add_model_flags, agent_settings
+    from agent.options import add_model_flags, agent_settings
 
     parser = argparse.ArgumentParser()
     add_model_flags(parser)

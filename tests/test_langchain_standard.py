@@ -22,9 +22,8 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests, ToolsIn
 from langchain_tests.unit_tests import ChatModelUnitTests, ToolsUnitTests
 
 from agent.backends.scripted import ScriptedBackend
-from agent.langchain import MossChatModel
+from agent.langchain import MossChatModel, PluginTool, plugin_as_langchain_tool
 from agent.loop import Agent
-from plugins.langchain import PluginTool, plugin_as_langchain_tool
 from plugins.registry import Plugin, Registry, installed
 
 # The async standard tests carry no asyncio mark of their own (LangChain's repositories run

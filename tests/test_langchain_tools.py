@@ -1,4 +1,4 @@
-"""LangChain tools as MOSS plugins and MOSS plugins as LangChain tools (plugins.langchain)."""
+"""LangChain tools as MOSS plugins and MOSS plugins as LangChain tools (agent.langchain)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from agent.backends.scripted import ScriptedBackend
 from agent.dispatch import Dispatcher
 from agent.errors import PluginError
-from agent.loop import Agent
-from agent.protocol import Call, format_results
-from plugins import default_registry
-from plugins.langchain import (
+from agent.langchain import (
     PluginTool,
     command_name,
     format_value,
     from_langchain,
     plugin_as_langchain_tool,
 )
+from agent.loop import Agent
+from agent.protocol import Call, format_results
+from plugins import default_registry
 from plugins.registry import Registry, make_plugin
 
 

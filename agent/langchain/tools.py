@@ -3,7 +3,7 @@
 A LangChain tool becomes a plugin the model calls as ``Name("argument")``::
 
     from langchain_core.tools import tool
-    from plugins.langchain import from_langchain
+    from agent.langchain import from_langchain
 
     @tool
     def word_count(text: str) -> int:

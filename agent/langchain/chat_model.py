@@ -118,7 +118,7 @@ def _role(message: BaseMessage, position: int) -> str:
         raise ConversationError(
             f"Message {position} is a {type(message).__name__}; a MOSS conversation has human, "
             "AI and system messages only. MOSS runs its own plugins: add a LangChain tool as a "
-            "plugin with agent.plugins.add(plugins.langchain.from_langchain(tool)) instead of "
+            "plugin with agent.plugins.add(agent.langchain.from_langchain(tool)) instead of "
             "passing tool messages."
         )
     return role
@@ -349,7 +349,7 @@ class _ToolRuns:
         )
 
     def finished(self, event: CommandFinished) -> None:
-        from plugins.langchain import format_value
+        from agent.langchain.tools import format_value
 
         run = self.runs.pop(event.index, None)
         if run is None:
