@@ -47,33 +47,32 @@ _EXPORTS = {
     "chat_batch": "agent.batch",
 }
 
-if TYPE_CHECKING:
-    from agent.backends.base import Backend, Generation
-    from agent.backends.llamacpp import LlamaCppBackend
-    from agent.backends.openai import OpenAICompatibleBackend
-    from agent.backends.scripted import ScriptedBackend
-    from agent.backends.transformers import TransformersBackend
-    from agent.batch import chat_batch
-    from agent.engine import load_backend
-    from agent.errors import (
-        BackendError,
-        ConversationError,
-        InputTooLongError,
-        ModelNotAvailableError,
-        MossAgentError,
-        PluginError,
-        ToolUnavailable,
-    )
-    from agent.events import (
-        CommandFinished,
-        CommandsRetried,
-        CommandStarted,
-        Event,
-        Token,
-        TurnDone,
-    )
-    from agent.loop import Agent
-    from agent.turn import CommandRecord, PhaseStats, Turn
+if TYPE_CHECKING:  # `X as X`: an explicit re-export, for type checkers
+    from agent.backends.base import Backend as Backend
+    from agent.backends.base import Generation as Generation
+    from agent.backends.llamacpp import LlamaCppBackend as LlamaCppBackend
+    from agent.backends.openai import OpenAICompatibleBackend as OpenAICompatibleBackend
+    from agent.backends.scripted import ScriptedBackend as ScriptedBackend
+    from agent.backends.transformers import TransformersBackend as TransformersBackend
+    from agent.batch import chat_batch as chat_batch
+    from agent.engine import load_backend as load_backend
+    from agent.errors import BackendError as BackendError
+    from agent.errors import ConversationError as ConversationError
+    from agent.errors import InputTooLongError as InputTooLongError
+    from agent.errors import ModelNotAvailableError as ModelNotAvailableError
+    from agent.errors import MossAgentError as MossAgentError
+    from agent.errors import PluginError as PluginError
+    from agent.errors import ToolUnavailable as ToolUnavailable
+    from agent.events import CommandFinished as CommandFinished
+    from agent.events import CommandsRetried as CommandsRetried
+    from agent.events import CommandStarted as CommandStarted
+    from agent.events import Event as Event
+    from agent.events import Token as Token
+    from agent.events import TurnDone as TurnDone
+    from agent.loop import Agent as Agent
+    from agent.turn import CommandRecord as CommandRecord
+    from agent.turn import PhaseStats as PhaseStats
+    from agent.turn import Turn as Turn
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,7 @@ class Session:
         for corpus in (SAMPLE_CORPUS,) if corpora is None else corpora:
             self.index.add_path(corpus)
         self.web: WebSearch = WebSearch()
+        self._search: Plugin | None = None  # this session's own Search plugin, once bound
         self._bind_search()
         self._stop = threading.Event()
         # Messages sent and not yet run: the page queues turns on the one model.
@@ -212,7 +213,7 @@ class Session:
     def _switch_label(self, p: Plugin) -> str:
         # The model knows Search as "Web search" (MOSS's label, in the trained system text);
         # this session's Search may look in local documents instead, chosen under "Search".
-        if p.func == self.search:
+        if p is self._search:
             return f"Search, local or web (see below) · {p.api}"
         return f"{p.label} · {p.api}"
 
@@ -231,41 +232,23 @@ class Session:
             raise ValueError(f"search mode must be one of {SEARCH_MODES}, not {mode!r}")
         self.search_mode = mode
 
-    def search(self, query: str) -> list[str]:
-        """The Search plugin of this session: its own index, or the web."""
-        from plugins.search import TOP_K, SearchError, SearchUnavailable, make_snippet
-
-        if not query.strip():
-            raise SearchError("Search needs a non-empty query.")
-        backend = self.index if self.search_mode == "local" else self.web
-        try:
-            hits = backend.search(query, TOP_K)
-        except SearchUnavailable as exc:  # the library's advice (--corpus...) is not the page's
-            raise SearchUnavailable(
-                'Web search is unavailable here (no network?). Switch Search to "local" to '
-                "search this session's documents."
-            ) from exc
-        if not hits:
-            raise SearchError(f"The {backend.name} search found nothing for {query!r}.")
-        return [make_snippet(hit, query) for hit in hits[:TOP_K]]
-
     def _bind_search(self) -> None:
-        """Point the built-in Search plugin of this agent at this session's backends.
-
-        The built-in searches one process-wide backend; a demo serving several people needs
-        one per session. A Search that the agent factory supplied itself is left alone.
-        """
+        """Give this session's agent a Search plugin of its own, over this session's index or
+        the web as the page's switch says (``plugins.search.make_search``). A Search that the
+        agent factory supplied itself is left alone."""
         import plugins.search
+        from plugins.search import make_search
 
         registry = self.agent.plugins
-        if "Search" not in registry:
+        if "Search" not in registry or registry.get("Search").func is not plugins.search.search:
             return
-        builtin = registry.get("Search")
-        if builtin.func is not plugins.search.search:
-            return
-        enabled = registry.is_enabled("Search")
-        mine = replace(builtin, func=self.search, source=__name__)
-        registry.add(mine, enabled=enabled, replace_existing=True)
+        mine = make_search(
+            lambda: self.index if self.search_mode == "local" else self.web,
+            unavailable='Web search is unavailable here (no network?). Switch Search to "local" '
+            "to search this session's documents.",
+        )
+        registry.add(mine, enabled=registry.is_enabled("Search"), replace_existing=True)
+        self._search = mine
 
     def document_count(self) -> int:
         return self.index.count()

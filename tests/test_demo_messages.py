@@ -335,10 +335,10 @@ def test_two_sessions_have_separate_documents(tmp_path: Path) -> None:
     report = alice.add_documents([path])
     assert "zorblat.md: 1 document" in report.replace("\\", "")
     assert alice.document_count() == bob.document_count() + 1
-    assert alice.search("zorblat fruit")[0].startswith("Zorblat")
+    assert alice.agent.plugins.get("Search")("zorblat fruit")[0].startswith("Zorblat")
     assert bob.index.search("zorblat") == []
     with pytest.raises(SearchError, match="found nothing"):
-        bob.search("zorblat")
+        bob.agent.plugins.get("Search")("zorblat")
 
 
 def test_the_first_search_of_a_fresh_session_finds_the_sample_corpus() -> None:

@@ -18,19 +18,26 @@ backend is built on first use, under a lock, and rebuilt after the next ``config
 
 Failures (no network, a timeout, an empty index, nothing found) raise ``SearchError``; the
 dispatcher logs one warning line, and the model sees ``No result.``. Non-goals: result
-caching, mixing both backends in one answer, and per-conversation configuration (it is per
-process).
+caching, mixing both backends in one answer.
+
+``configure`` sets what the built-in ``search`` plugin searches, for the whole process (the
+command line's ``--corpus``). A program serving several people makes one Search plugin per
+conversation instead, over a backend of its own, and registers it in that Agent's registry::
+
+    mine = make_search(LocalIndex())            # or WebSearch(), or any search(query, k)
+    agent.plugins.add(mine, replace_existing=True)
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import PluginError
-from plugins.registry import plugin
+from plugins.registry import Plugin, make_plugin, plugin
 from plugins.search.base import (
     SNIPPET_CHARS,
     TOP_K,
@@ -58,6 +65,7 @@ __all__ = [
     "WebSearch",
     "configure",
     "get_backend",
+    "make_search",
     "search",
 ]
 
@@ -165,10 +173,39 @@ def search(query: str) -> list[str]:
     'Jupiter'
     >>> configure()
     """
+    return _snippets(get_backend(), query)
+
+
+def make_search(
+    backend: SearchBackend | Callable[[], SearchBackend], *, unavailable: str | None = None
+) -> Plugin:
+    """A Search plugin of its own over ``backend``: a ``SearchBackend``, or a function that
+    returns the one to use at each call (a session that switches between its index and the
+    web). ``unavailable`` replaces the message of a ``SearchUnavailable`` (the library's
+    advice to pass ``--corpus`` is not every program's).
+
+    >>> found = make_search(LocalIndex.from_path(SAMPLE_CORPUS))("Which planet is the largest?")
+    >>> found[0][:7]
+    'Jupiter'
+    """
+    pick = (lambda: backend) if isinstance(backend, SearchBackend) else backend
+
+    def run(query: str) -> list[str]:
+        try:
+            return _snippets(pick(), query)
+        except SearchUnavailable as exc:
+            if unavailable is None:
+                raise
+            raise SearchUnavailable(unavailable) from exc
+
+    run.__doc__ = search.__doc__
+    return make_plugin(run, "Search", label="Web search", api="Search(query)")
+
+
+def _snippets(backend: SearchBackend, query: str) -> list[str]:
     # Failures raise; the dispatcher that ran the call logs them, once.
     if not query.strip():
         raise SearchError("Search needs a non-empty query.")
-    backend = get_backend()
     hits = backend.search(query, TOP_K)
     if not hits:
         kind = getattr(backend, "name", type(backend).__name__)
