@@ -7,7 +7,12 @@
 All three decode greedily from the same prompt; prints prefill and decode tokens/s and the
 ratios the engine is held to (at least 0.9x llama.cpp's API, at least 3x transformers).
 
+With ``--adapter DIR`` (the shipped one: ``--adapter finetune/adapters/default``) all three run
+the model with that LoRA adapter: llama.cpp's API and the engine through the same converted
+LoRA file, transformers with it merged.
+
 Run: .venv/bin/python benchmarks/bench_tokens_per_second.py [--tokens 128] [--threads 1 2]
+     [--adapter DIR]
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ def decode_rate(completion_tokens: int, decode_seconds: float) -> float:
     return completion_tokens / decode_seconds
 
 
-def bench_engine(tokens: int, threads: int, repeats: int) -> tuple[float, float]:
+def bench_engine(
+    tokens: int, threads: int, repeats: int, adapter: str | None
+) -> tuple[float, float]:
     from agent.backends.llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend.from_gguf(n_ctx=2048, n_threads=threads)
+    backend = LlamaCppBackend.from_gguf(adapter=adapter, n_ctx=2048, n_threads=threads)
     backend.reuse_cache = False  # every run prefills the whole prompt
     run_stream(backend.stream(PROMPT, stop=[], max_new_tokens=4))  # warm-up
     best = (0.0, 0.0)
@@ -47,11 +54,16 @@ def bench_engine(tokens: int, threads: int, repeats: int) -> tuple[float, float]
     return best
 
 
-def bench_llama_api(tokens: int, threads: int, repeats: int) -> tuple[float, float]:
+def bench_llama_api(
+    tokens: int, threads: int, repeats: int, adapter: str | None
+) -> tuple[float, float]:
     """llama.cpp's own API: time to the first streamed token (prefill) and the rest (decode)."""
+    from agent.backends.gguf_lora import lora_gguf
     from agent.backends.llamacpp_load import open_llama
 
-    llm = open_llama(default_gguf_path(), n_ctx=2048, n_threads=threads, n_threads_batch=threads)
+    gguf = default_gguf_path()
+    lora = str(lora_gguf(adapter, gguf)) if adapter else None
+    llm = open_llama(gguf, n_ctx=2048, n_threads=threads, n_threads_batch=threads, lora_path=lora)
     prompt_tokens = len(llm.tokenize(PROMPT.encode(), add_bos=False, special=True))
     llm.create_completion(PROMPT, max_tokens=4, temperature=0.0)  # warm-up
     best = (0.0, 0.0)
@@ -75,13 +87,15 @@ def bench_llama_api(tokens: int, threads: int, repeats: int) -> tuple[float, flo
     return best
 
 
-def bench_transformers(tokens: int, threads: int, repeats: int) -> tuple[float, float]:
+def bench_transformers(
+    tokens: int, threads: int, repeats: int, adapter: str | None
+) -> tuple[float, float]:
     import torch
 
     from agent.backends.transformers import TransformersBackend
 
     torch.set_num_threads(threads)
-    backend = TransformersBackend.from_pretrained(device="cpu")
+    backend = TransformersBackend.from_pretrained(adapter=adapter, device="cpu")
     backend.reuse_cache = False
     run_stream(backend.stream(PROMPT, stop=[], max_new_tokens=4))
     best = (0.0, 0.0)
@@ -99,12 +113,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--adapter", help="a PEFT LoRA adapter folder to run the model with")
     args = parser.parse_args()
     report_machine(None)
+    print(f"adapter: {args.adapter or 'none'}")
     for threads in args.threads:
-        engine = bench_engine(args.tokens, threads, args.repeats)
-        api = bench_llama_api(args.tokens, threads, args.repeats)
-        hf = bench_transformers(args.tokens, threads, args.repeats)
+        engine = bench_engine(args.tokens, threads, args.repeats, args.adapter)
+        api = bench_llama_api(args.tokens, threads, args.repeats, args.adapter)
+        hf = bench_transformers(args.tokens, threads, args.repeats, args.adapter)
         print(f"\n{threads} thread(s), best of {args.repeats}, tokens/s (decode / prefill):")
         for name, (d, p) in (("engine", engine), ("llama.cpp API", api), ("transformers", hf)):
             print(f"  {name:<14} {d:7.1f} / {p:6.0f}")
