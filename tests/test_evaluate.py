@@ -490,10 +490,16 @@ def test_default_model_on_the_smoke_cases() -> None:
     corpus = ev.read_corpus(ASSETS / "eval_corpus.jsonl")
     report = evaluate(Agent.default, cases, corpus)
     print(report.table())
-    # Batched, the same turns come out: padding may break one near-tie the other way, no more.
+    # Batched, the same lines run and score alike. A batch multiplies several rows at once,
+    # in other kernels, so a near-tie in a free-text reply may fall the other way; the
+    # Commands line and the scores may differ in one case at most.
     batched = evaluate(Agent.default, cases, corpus, batch_size=8)
     pairs = list(zip(report.results, batched.results, strict=True))
-    differ = [a.id for a, b in pairs if a.transcript != b.transcript]
+
+    def scored(r: ev.CaseResult) -> tuple[object, ...]:
+        return (r.called, r.argument, r.tool_correct, r.argument_correct, r.answer_correct)
+
+    differ = [a.id for a, b in pairs if scored(a) != scored(b)]
     assert len(differ) <= 1, differ
     assert (report.overall["format_valid"] or 0.0) >= 0.85
     assert (report.overall["tool_accuracy"] or 0.0) >= 0.85
