@@ -45,6 +45,7 @@ _EXPORTS = {
     "PhaseStats": "agent.turn",
     "Turn": "agent.turn",
     "chat_batch": "agent.batch",
+    "run_line": "agent.dispatch",
 }
 
 if TYPE_CHECKING:  # `X as X`: an explicit re-export, for type checkers
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # `X as X`: an explicit re-export, for type checkers
     from agent.backends.scripted import ScriptedBackend as ScriptedBackend
     from agent.backends.transformers import TransformersBackend as TransformersBackend
     from agent.batch import chat_batch as chat_batch
+    from agent.dispatch import run_line as run_line
     from agent.engine import load_backend as load_backend
     from agent.errors import BackendError as BackendError
     from agent.errors import ConversationError as ConversationError

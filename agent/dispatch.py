@@ -201,4 +201,47 @@ def _start(plugin: Plugin, argument: str) -> Future[Any]:
     return future
 
 
-__all__ = ["DEFAULT_MAX_COMMANDS", "DEFAULT_TIMEOUT", "Dispatcher", "capabilities", "layout_of"]
+def run_line(
+    line: str,
+    registry: Registry | None = None,
+    *,
+    max_commands: int = DEFAULT_MAX_COMMANDS,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[CommandResult]:
+    """Run a Commands line by hand, as the Agent runs the one its model writes: to try a
+    plugin, or to see what the model would read back (``protocol.format_results``).
+
+    ``registry`` defaults to the installed plugins. A line that names no command raises
+    ``ValueError``; a call that fails is a result with an ``error``, as in a turn.
+
+    >>> from agent.protocol import format_results
+    >>> print(format_results(run_line('Calculate("2^10"), Solve("x+3=10")')))
+    Calculate("2^10") => '1024'
+    Solve("x+3=10") =>
+    x = 7
+    """
+    from agent.protocol import parse_commands
+
+    parsed = parse_commands(line)
+    if not parsed.calls and not parsed.is_none:
+        problems = "; ".join(parsed.errors) or "nothing that reads as a call"
+        raise ValueError(
+            f"no command in {line!r} ({problems}): write calls as the model does, "
+            """e.g. Calculate("2^10"), Search("query")"""
+        )
+    if registry is None:
+        from plugins import default_registry
+
+        registry = default_registry()
+    dispatcher = Dispatcher(registry, max_commands=max_commands, timeout=timeout, quiet=True)
+    return dispatcher.run(parsed.calls)
+
+
+__all__ = [
+    "DEFAULT_MAX_COMMANDS",
+    "DEFAULT_TIMEOUT",
+    "Dispatcher",
+    "capabilities",
+    "layout_of",
+    "run_line",
+]

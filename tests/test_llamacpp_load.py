@@ -1,7 +1,7 @@
 """llama.cpp in-process on the real default GGUF, on every processor kind we get.
 
 On an Intel Xeon with AMX, a natively built llama.cpp crashes in its first matrix multiply
-(weights repacked into the AMX buffer). ``make server`` builds it without AMX and
+(weights repacked into the AMX buffer). ``make install`` builds it without AMX and
 ``open_llama`` turns repacking off for builds made elsewhere. The completion runs in a child
 process, so that a crash fails this test instead of ending the whole run; on an AMX machine
 it fails if either guard is removed.
@@ -22,7 +22,7 @@ from agent.errors import BackendError, ModelNotAvailableError
 
 needs_llama_cpp = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None,
-    reason="llama-cpp-python is not installed: make server",
+    reason="llama-cpp-python is not installed: make install",
 )
 
 
@@ -39,7 +39,7 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
 def test_the_build_has_no_amx_kernels() -> None:
     # A native build on an AMX machine compiles them in; scripts/llama_cpp_cmake_args.sh
     # keeps them out. (On other processors a native build has none either.)
-    assert not build_has_amx(), "rebuild llama-cpp-python with `make server`"
+    assert not build_has_amx(), "rebuild llama-cpp-python with `make install`"
 
 
 @needs_llama_cpp

@@ -6,7 +6,7 @@ buffer size = 95 MiB") and then crashes with a segmentation fault in the first m
 multiply, in-process and in ``llama_cpp.server`` alike. Two guards, one for each way a
 llama.cpp reaches us:
 
-- ``make server`` builds llama-cpp-python without AMX (``scripts/llama_cpp_cmake_args.sh``);
+- ``make install`` builds llama-cpp-python without AMX (``scripts/llama_cpp_cmake_args.sh``);
   the server and everything in-process then never take that path.
 - A llama-cpp-python built elsewhere may still have AMX compiled in. ``open_llama`` then loads
   the model without llama.cpp's extra buffer types (``use_extra_bufts = False``: no repacking),
@@ -72,8 +72,8 @@ def open_llama(model_path: str | os.PathLike[str], *, n_seq_max: int = 1, **kwar
         from llama_cpp import llama_cpp as native
     except ImportError as err:
         raise BackendError(
-            f"llama-cpp-python is not installed ({err}): run `make server`, which builds it "
-            "for this machine"
+            f"llama-cpp-python is not installed ({err}): run `make install`, which builds it "
+            "for this machine, or choose engine='transformers' (--engine transformers)"
         ) from None
     kwargs.setdefault("verbose", False)
     with _LOAD:
@@ -102,6 +102,12 @@ def open_llama(model_path: str | os.PathLike[str], *, n_seq_max: int = 1, **kwar
             raise BackendError(
                 f"llama.cpp could not load {path} ({err}): the file is not a GGUF model it "
                 "reads, or it is damaged; fetch it again"
+            ) from None
+        except RuntimeError as err:  # a LoRA file llama.cpp refuses, or a context it cannot make
+            raise BackendError(
+                f"llama.cpp could not open {path} with {kwargs.get('lora_path') or 'no adapter'} "
+                f"({err}); delete the converted adapter to have it written again, or use "
+                "engine='transformers'"
             ) from None
         finally:
             native.llama_model_default_params = default_params
