@@ -26,6 +26,8 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from agent.errors import BackendError
+
 TextStream = Generator[str, None, "Generation"]
 
 
@@ -147,3 +149,60 @@ class StopMatcher:
         out, self._held = self._held, ""
         self.text += out
         return out
+
+
+# -- pieces both local engines share ---------------------------------------------------------
+
+
+class Detokenizer(Protocol):
+    """Turns token ids into text pieces incrementally; ``flush`` gives what it held back."""
+
+    def push(self, token: int) -> str: ...
+
+    def flush(self) -> str: ...
+
+
+def check_prompt(ids: Sequence[int], max_new_tokens: int, backend: Backend, what: str) -> None:
+    """Refuse an empty prompt, or one that leaves no room for ``max_new_tokens``."""
+    if not ids:
+        raise BackendError(f"{what} is empty after tokenization; pass some text")
+    if len(ids) + max_new_tokens > backend.context_length:
+        raise BackendError(
+            f"{what} ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+            f"context length of {backend.name} ({backend.context_length}); shorten the history "
+            "or lower max_new_tokens"
+        )
+
+
+def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
+    """How many leading ids all ``rows`` share, at most ``limit``.
+
+    >>> common_prefix([[1, 2, 3], [1, 2, 4]], limit=5)
+    2
+    """
+    first = rows[0]
+    n = 0
+    while n < limit and all(r[n] == first[n] for r in rows):
+        n += 1
+    return n
+
+
+def finish(matcher: StopMatcher, decoder: Detokenizer, eos: str | None) -> str:
+    """End a generation that no stop string ended; return the text it still had to give.
+
+    Releases what was held back (an incomplete character, a would-be stop string), and reports
+    an end-of-text token ``eos`` as the stop, since it ends generation like a stop string."""
+    if matcher.done:
+        return ""
+    tail = matcher.feed(decoder.flush())
+    tail += "" if matcher.done else matcher.flush()
+    matcher.stop = matcher.stop or eos
+    return tail
+
+
+def stream_still_open(what: str) -> BackendError:
+    """The error for a call made while this thread still holds an open stream (``TurnLock``)."""
+    return BackendError(
+        "a previous stream of this backend is still open in this thread; drain it or call its "
+        f"close() before {what}"
+    )

@@ -35,7 +35,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.backends.base import Generation, StopMatcher, TextStream
+from agent.backends.base import (
+    Generation,
+    StopMatcher,
+    TextStream,
+    check_prompt,
+    common_prefix,
+    finish,
+    stream_still_open,
+)
 from agent.backends.llamacpp_load import open_llama
 from agent.errors import BackendError
 from agent.turnlock import TurnLock
@@ -85,7 +93,7 @@ class LlamaCppBackend:
         self._free = weakref.finalize(self, native.llama_batch_free, self._batch)
         self._rng = np.random.default_rng(seed)
         self._cached_ids: list[int] = []  # exactly the ids sequence 0's KV cells hold
-        self._turns = TurnLock(_stream_still_open)
+        self._turns = TurnLock(stream_still_open)
 
     @classmethod
     def from_gguf(
@@ -182,7 +190,7 @@ class LlamaCppBackend:
             try:
                 rows = [self._encode(p) for p in prompts]
                 for i, ids in enumerate(rows):
-                    self._check_prompt(ids, max_new_tokens, f"prompt {i}")
+                    check_prompt(ids, max_new_tokens, self, f"prompt {i}")
                 out: list[Generation] = []
                 for group in self._groups(rows, max_new_tokens):
                     out += self._generate_batch(group, stop, max_new_tokens)
@@ -231,19 +239,9 @@ class LlamaCppBackend:
         ids: list[int] = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         return ids
 
-    def _check_prompt(self, ids: list[int], max_new_tokens: int, what: str) -> None:
-        if not ids:
-            raise BackendError(f"{what} is empty after tokenization; pass some text")
-        if len(ids) + max_new_tokens > self.context_length:
-            raise BackendError(
-                f"{what} ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
-                f"context length of {self.name} ({self.context_length}); shorten the history "
-                "or lower max_new_tokens"
-            )
-
     def _stream(self, prompt: str, stop: Sequence[str], max_new_tokens: int) -> TextStream:
         ids = self._encode(prompt)
-        self._check_prompt(ids, max_new_tokens, "the prompt")
+        check_prompt(ids, max_new_tokens, self, "the prompt")
         matcher = StopMatcher(stop)
         text = _Detokenizer(self.llm)
         started = time.perf_counter()
@@ -266,12 +264,9 @@ class LlamaCppBackend:
                 break
             if completion < max_new_tokens:
                 logits = self._decode_seq0([token])
-        if not matcher.done:
-            tail = matcher.feed(text.flush())
-            tail += "" if matcher.done else matcher.flush()
-            matcher.stop = matcher.stop or eos
-            if tail:
-                yield tail
+        tail = finish(matcher, text, eos)
+        if tail:
+            yield tail
         return Generation(
             text=matcher.text,
             stop=matcher.stop,
@@ -370,7 +365,7 @@ class LlamaCppBackend:
     ) -> list[Generation]:
         np = self._np
         ids = self._encode(prompt)
-        self._check_prompt(ids, max_new_tokens, "the prompt")
+        check_prompt(ids, max_new_tokens, self, "the prompt")
         started = time.perf_counter()
         reused = self._reuse(ids)
         live = [_Beam(tokens=[], score=0.0, seq=0, logits=self._decode_seq0(ids[reused:]))]
@@ -451,10 +446,7 @@ class LlamaCppBackend:
         # The shared prefix goes on sequence 0 (the streaming cache, so a next stream of the
         # same conversation reuses it); each row's own rest on a sequence of its own.
         first = rows[0]
-        shared = 0
-        limit = min(len(r) for r in rows) - 1
-        while shared < limit and all(r[shared] == first[shared] for r in rows):
-            shared += 1
+        shared = common_prefix(rows, limit=min(len(r) for r in rows) - 1)
         reused = self._reuse(first[: shared + 1])  # keeps at most `shared` ids
         if shared > reused:
             self._decode_seq0(first[reused:shared])
@@ -476,6 +468,7 @@ class LlamaCppBackend:
         completion = [0] * n
         eos: list[str | None] = [None] * n
         decode_seconds = [0.0] * n
+        newest = [0] * n  # each running row's newest token, decoded in the next step
         active = list(range(n))
         while active:
             running: list[int] = []
@@ -489,19 +482,15 @@ class LlamaCppBackend:
                     matchers[i].feed(texts[i].push(token))
                     finished = matchers[i].done
                 if finished or completion[i] >= max_new_tokens:
-                    if not matchers[i].done:
-                        matchers[i].feed(texts[i].flush())
-                        if not matchers[i].done:
-                            matchers[i].flush()
-                        matchers[i].stop = matchers[i].stop or eos[i]
+                    finish(matchers[i], texts[i], eos[i])
                     decode_seconds[i] = time.perf_counter() - decode_started
                     self._native.llama_memory_seq_rm(self._memory, i + 1, -1, -1)
                 else:
                     running.append(i)
-                    texts[i].last = token
+                    newest[i] = token
             if not running:
                 break
-            self._submit([(texts[i].last, len(rows[i]) + completion[i] - 1, i + 1, True)
+            self._submit([(newest[i], len(rows[i]) + completion[i] - 1, i + 1, True)
                           for i in running])  # fmt: skip
             for j, i in enumerate(running):
                 logits[i] = self._logits(j)
@@ -540,7 +529,6 @@ class _Detokenizer:
     """Token ids to text pieces, never splitting a multi-byte character (UTF-8 held back)."""
 
     llm: Any
-    last: int = -1
     _utf8: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
     def push(self, token: int) -> str:
@@ -557,10 +545,3 @@ def _usable_cores() -> int:
         return len(os.sched_getaffinity(0))  # the cores this process may run on (Linux)
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def _stream_still_open(what: str) -> BackendError:
-    return BackendError(
-        "a previous stream of this backend is still open in this thread; drain it or call its "
-        f"close() before {what}"
-    )

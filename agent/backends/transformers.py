@@ -25,7 +25,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.backends.base import Generation, StopMatcher, TextStream
+from agent.backends.base import (
+    Generation,
+    StopMatcher,
+    TextStream,
+    check_prompt,
+    common_prefix,
+    finish,
+    stream_still_open,
+)
 from agent.errors import BackendError, ModelNotAvailableError
 from agent.turnlock import TurnLock
 
@@ -91,7 +99,7 @@ class TransformersBackend:
         self._cache: Any = None
         self._cached_ids: list[int] = []
         # One generation at a time; a stream holds it until read to its end or closed.
-        self._turns = TurnLock(_stream_still_open)
+        self._turns = TurnLock(stream_still_open)
 
     @classmethod
     def from_pretrained(
@@ -259,7 +267,7 @@ class TransformersBackend:
         import torch
 
         ids = self._encode(prompt)
-        self._check_prompt(ids, max_new_tokens, "the prompt")
+        check_prompt(ids, max_new_tokens, self, "the prompt")
         matcher = StopMatcher(stop)
         detok = _IncrementalDecoder(self.tokenizer)
         started = time.perf_counter()
@@ -283,7 +291,7 @@ class TransformersBackend:
                     break
                 if completion < max_new_tokens:
                     logits = self._forward([token])
-            tail = _finish(matcher, detok, eos)
+            tail = finish(matcher, detok, eos)
             if tail:
                 yield tail
         return Generation(
@@ -302,7 +310,7 @@ class TransformersBackend:
         import torch
 
         ids = self._encode(prompt)
-        self._check_prompt(ids, max_new_tokens, "the prompt")
+        check_prompt(ids, max_new_tokens, self, "the prompt")
         eos = sorted(self.eos_token_ids)
         started = time.perf_counter()
         with torch.inference_mode():
@@ -343,16 +351,6 @@ class TransformersBackend:
                 )
             )
         return gens
-
-    def _check_prompt(self, ids: list[int], max_new_tokens: int, what: str) -> None:
-        if not ids:
-            raise BackendError(f"{what} is empty after tokenization; pass some text")
-        if len(ids) + max_new_tokens > self.context_length:
-            raise BackendError(
-                f"{what} ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
-                f"context length of {self.name} ({self.context_length}); shorten the history "
-                "or lower max_new_tokens"
-            )
 
     def _prepare_cache(self, ids: list[int]) -> int:
         """Cut the cache back to its common prefix with ``ids``; return how many ids it keeps.
@@ -414,10 +412,10 @@ class TransformersBackend:
         import torch
 
         for i, ids in enumerate(rows):
-            self._check_prompt(ids, max_new_tokens, f"prompt {i}")
+            check_prompt(ids, max_new_tokens, self, f"prompt {i}")
         n = len(rows)
         # Each row's last prompt token stays in its own part: its logits pick the first token.
-        shared = _common_prefix(rows, limit=min(len(r) for r in rows) - 1)
+        shared = common_prefix(rows, limit=min(len(r) for r in rows) - 1)
         matchers = [StopMatcher(stop) for _ in rows]
         decoders = [_IncrementalDecoder(self.tokenizer) for _ in rows]
         completion = [0] * n
@@ -460,7 +458,7 @@ class TransformersBackend:
                         matchers[row].feed(decoders[row].push(token))
                         finished = matchers[row].done
                     if finished or step >= max_new_tokens:
-                        _finish(matchers[row], decoders[row], eos[row])
+                        finish(matchers[row], decoders[row], eos[row])
                         decode_seconds[row] = time.perf_counter() - decode_started
                     else:
                         continuing.append((k, token))
@@ -556,28 +554,6 @@ class TransformersBackend:
         return int(order[index]) if order is not None else index
 
 
-def _common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
-    """How many leading ids all ``rows`` share, at most ``limit``."""
-    first = rows[0]
-    n = 0
-    while n < limit and all(r[n] == first[n] for r in rows):
-        n += 1
-    return n
-
-
-def _finish(matcher: StopMatcher, decoder: _IncrementalDecoder, eos: str | None) -> str:
-    """End a generation that no stop string ended; return the text it still had to give.
-
-    Releases what was held back (an incomplete character, a would-be stop string), and reports
-    an end-of-text token ``eos`` as the stop, since it ends generation like a stop string."""
-    if matcher.done:
-        return ""
-    tail = matcher.feed(decoder.flush())
-    tail += "" if matcher.done else matcher.flush()
-    matcher.stop = matcher.stop or eos
-    return tail
-
-
 class _IncrementalDecoder:
     """Turns token ids into text pieces, never splitting a multi-byte character.
 
@@ -611,13 +587,6 @@ class _IncrementalDecoder:
     def _decode(self, ids: list[int]) -> str:
         text: str = self._tok.decode(ids, skip_special_tokens=False)
         return text
-
-
-def _stream_still_open(what: str) -> BackendError:
-    return BackendError(
-        "a previous stream of this backend is still open in this thread; drain it or call its "
-        f"close() before {what}"
-    )
 
 
 def _torch_dtype(dtype: Any) -> Any:
