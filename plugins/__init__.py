@@ -10,9 +10,14 @@ way, through the ``moss_agent.plugins`` entry-point group::
         '''Repeat the text back.'''
         return text
 
+Raise ``ToolUnavailable`` when a plugin's service is down (no network, say) and any other
+exception when the call itself fails; either way the model reads ``No result.``. ``PluginError``
+is what registration raises for a plugin that breaks the contract.
+
 Importing this package is cheap: built-ins (sympy, sqlite) load on first ``default_registry()``.
 """
 
+from agent.errors import PluginError, ToolUnavailable
 from plugins.registry import (
     ENTRY_POINT_GROUP,
     LoadError,
@@ -29,7 +34,9 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "LoadError",
     "Plugin",
+    "PluginError",
     "Registry",
+    "ToolUnavailable",
     "default_registry",
     "discover",
     "installed",
