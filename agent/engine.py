@@ -45,11 +45,12 @@ def pick_engine(
     """
     if engine not in (None, "auto", *ENGINES):
         raise ValueError(f"unknown engine {engine!r}; use auto, {' or '.join(ENGINES)}")
-    gguf = model is None or os.fspath(model).endswith(".gguf")
+    name = None if model is None else os.fspath(model)
+    gguf = name is None or name.endswith(".gguf")
     if engine == "llama.cpp":
         if not gguf:
             raise BackendError(
-                f"the llama.cpp engine runs .gguf files, and {os.fspath(model)!r} is not one; "  # type: ignore[arg-type]
+                f"the llama.cpp engine runs .gguf files, and {name!r} is not one; "
                 "pass engine='transformers' (--engine transformers) for a Hugging Face model"
             )
         if device not in ("auto", "cpu"):
@@ -78,8 +79,13 @@ def load_backend(
     dtype: Any = None,
     **kw: Any,
 ) -> Backend:
-    """The backend that runs ``model`` (None: the embedded one) with an optional LoRA
-    ``adapter`` on the engine ``pick_engine`` chooses. ``kw`` go to the backend."""
+    """The backend that runs ``model`` (None: ``$MOSS_AGENT_MODEL``, else the embedded one)
+    with an optional LoRA ``adapter`` on the engine ``pick_engine`` chooses. ``kw`` go to the
+    backend."""
+    from agent.models import MODEL_ENV
+
+    if model is None:
+        model = os.environ.get(MODEL_ENV) or None  # a model chosen for the whole environment
     chosen = pick_engine(engine, model, device)
     if chosen == "llama.cpp":
         if dtype is not None:

@@ -188,3 +188,14 @@ def test_the_default_agent_chats_on_llama_cpp_without_importing_torch(gguf: Path
     assert name.startswith("llama.cpp:") and name.endswith("+default")
     assert commands.startswith("Calculate(")
     assert imported == "[]"
+
+
+def test_the_environments_model_is_the_one_loaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from agent.engine import load_backend
+
+    missing = tmp_path / "chosen.gguf"
+    monkeypatch.setenv("MOSS_AGENT_MODEL", str(missing))
+    with pytest.raises(BackendError, match=r"chosen\.gguf"):
+        load_backend(None)  # auto: a .gguf file, so llama.cpp, which names the missing file
