@@ -111,6 +111,7 @@ class Session:
         # Messages sent and not yet run: the page queues turns on the one model.
         self._pending: deque[_Waiting] = deque()
         self._pending_lock = threading.Lock()
+        self.running = False  # a turn of this session is on the model now
 
     # -- chat -----------------------------------------------------------------------------------
     def chat(self, text: str) -> Iterator[list[Message]]:
@@ -160,6 +161,7 @@ class Session:
         self.messages = before
         yield self.shown()
         view = TurnView()
+        self.running = True
         try:
             events = self.agent.stream(waiting.text)
             for event in events:
@@ -182,6 +184,8 @@ class Session:
                 reason = f"{type(exc).__name__}: {exc}. The conversation is unchanged; retry."
             self.messages = before + turn_messages(fail(view, reason))
             yield self.shown()
+        finally:
+            self.running = False
 
     def stop(self) -> list[Message]:
         """Stop the running turn at the model's next token (or once a running tool returns),
@@ -529,7 +533,14 @@ def build_app(
                 yield messages, session.summary, session
 
         def on_stop(session: Session | None) -> Any:
-            return gr.skip() if session is None else session.stop()
+            if session is None:
+                return gr.skip()
+            shown = session.stop()
+            # While a turn runs, its own stream draws the stopped chat at the next token. This
+            # reply comes back on another channel and may arrive after that drawing (or after
+            # the next waiting message's): sending the chat from here could put back a view
+            # from before the stop.
+            return gr.skip() if session.running else shown
 
         def on_plugins(names: list[str], session: Session | None) -> tuple[Any, ...]:
             session, problem = ensure(session)
