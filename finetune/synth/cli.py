@@ -35,7 +35,7 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                              "numbers; contrast: one of those beside a turn that computes the same "
                              "thing; all_off: every tool switched off at once; more: a second "
                              "round of Calculate and Solve wordings; failed: a call that fails "
-                             "and a reply that says so; story: a word problem from --stories; "
+                             "and a reply that says so; story: a word problem from --stories; steps: a one- or two-step word problem by schema; "
                              "unnamed kinds keep their default "
                              "share)")  # fmt: skip
     parser.add_argument("--stories", metavar="FILE",
@@ -119,6 +119,8 @@ def _kind(conv: object) -> str:
         return "multi-turn"
     if samples and samples[0].template.startswith("story/"):
         return "story"
+    if samples and samples[0].template.startswith("step"):
+        return "steps"
     if samples and len(samples[0].calls) > 1:
         return "two-commands"
     return (samples[0].tool or "none") if samples else "none"

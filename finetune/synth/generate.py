@@ -18,7 +18,8 @@ and ``chat_wide`` (``chat`` plus questions about an operation or a method asked 
 ``contrast`` pairs one of those questions with a turn that works the same thing out on numbers;
 ``all_off`` switches every tool off at once (``disabled`` switches off one); ``more`` draws a
 second round of Calculate and Solve train phrasings (``templates_more``); ``failed`` shows a
-call that failed (``No result.``) and a reply that says so.
+call that failed (``No result.``) and a reply that says so; ``story`` is a word problem written
+by a person (``--stories``) and ``steps`` a one- or two-step word problem by schema.
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
 the data it drew before they existed. A kind added later goes last with share 0 for the same
 reason: every mix drawn before it, the shipped adapter's first stage (which names every kind
@@ -43,6 +44,7 @@ from agent.protocol import (
     build_meta_instruction,
 )
 from finetune.synth import (
+    schemas,
     templates_calc,
     templates_chat,
     templates_followup,
@@ -109,6 +111,10 @@ MIX: dict[str, float] = {
     # only stories in the other kinds are Solve's two-unknown puzzles, so without this kind a
     # story meant Solve to the model. Needs ``--stories FILE``; 0 by default.
     "story": 0.0,
+    # One- and two-step word problems by schema (change, combine, compare, equal groups;
+    # ``finetune.synth.schemas``), one step four times as often as two: GSM8K has almost no
+    # one-step problems, and a stage trained on it wrote two operations for every story.
+    "steps": 0.0,
 }
 # The families each single-turn kind of the mix draws from.
 SINGLE: dict[str, list[Family]] = {
@@ -121,6 +127,7 @@ SINGLE: dict[str, list[Family]] = {
     "solve_wide": templates_wide.SOLVE_WIDER,
     "chat_wide": templates_wide.CHAT_WIDER,
     "more": templates_more.MORE,
+    "steps": schemas.STEPS,
 }
 # What a switched-off tool is called in thoughts and replies.
 _OFF = {"Calculate": "calculator", "Solve": "equation solver", "Search": "search tool"}
