@@ -122,7 +122,8 @@ def chat_batch(
             group = [
                 i
                 for i, r in waiting.items()
-                if (r.stop, r.max_new_tokens) == (first.stop, first.max_new_tokens)
+                if (r.stop, r.max_new_tokens, r.grammar)
+                == (first.stop, first.max_new_tokens, first.grammar)
             ]
             requests = [waiting.pop(i) for i in group]
             try:
@@ -131,6 +132,7 @@ def chat_batch(
                     [r.prompt for r in requests],
                     stop=first.stop,
                     max_new_tokens=first.max_new_tokens,
+                    grammar=first.grammar,
                 )
             except Exception as exc:
                 error = (

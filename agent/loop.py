@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from agent import protocol, retry, voting
-from agent.backends.base import AlternativesBackend, Backend, Generation
+from agent.backends.base import AlternativesBackend, Backend, Generation, constrains
 from agent.clip import fit_results
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
 from agent.errors import BackendError, ConversationError, InputTooLongError, MossAgentError
 from agent.events import Event, Phase, Token, TurnDone
 from agent.files import write_atomic
+from agent.grammar import phase1_grammar
 from agent.retry import DEFAULT_ALTERNATIVES
 from agent.turn import CommandRecord, PhaseStats, Turn
 from agent.turnlock import TurnLock
@@ -58,6 +59,7 @@ class GenerateRequest:
     stop: tuple[str, ...]
     max_new_tokens: int
     phase: Phase
+    grammar: str | None = None  # llguidance grammar text the output is held to (agent.grammar)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class AlternativesRequest:
     stop: tuple[str, ...]
     max_new_tokens: int
     n: int
+    grammar: str | None = None
 
 
 Request = GenerateRequest | AlternativesRequest
@@ -109,6 +112,7 @@ class Agent:
         disabled_tools: DisabledTools = "list",
         votes: int = 0,
         grounding: voting.Grounding = "numbers",
+        constrain: bool = True,
     ) -> None:
         """``plugins`` defaults to every installed plugin; pass ``meta_instruction`` to fix the
         system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins).
@@ -133,7 +137,12 @@ class Agent:
         replaces the retry above. 0 (the default) turns it off. ``grounding``: which
         candidate lines may vote: ``"numbers"`` (every number of a grounded plugin's argument
         from the conversation or a short list of constants), ``"single-use"`` (also no number
-        of the question used more often than written) or ``"off"``."""
+        of the question used more often than written) or ``"off"``.
+
+        ``constrain``: hold phase 1 to its grammar while the model writes it (``agent.grammar``):
+        free thoughts, then ``None`` or calls of enabled plugins only, each argument in its
+        plugin's grammar, so the line always parses. Backends that cannot (see
+        ``agent.backends.base.constrains``) decode freely whatever this says."""
         if alternatives < 0:
             raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
         if isinstance(votes, bool) or not isinstance(votes, int) or votes < 0:
@@ -163,6 +172,8 @@ class Agent:
         self.alternatives = alternatives
         self.votes = votes
         self.grounding: voting.Grounding = grounding
+        self.constrain = bool(constrain)
+        self._grammars: dict[tuple[str, ...], str] = {}  # by the enabled plugins' names
         self.disabled_tools: DisabledTools = disabled_tools
         self.history: list[Turn] = []
         self._turns = TurnLock(_still_open)  # one turn at a time per Agent
@@ -246,6 +257,7 @@ class Agent:
             disabled_tools=self.disabled_tools,
             votes=self.votes,
             grounding=self.grounding,
+            constrain=self.constrain,
         )
         if plugins is None:
             twin.dispatcher = self.dispatcher  # it keeps no state between turns
@@ -299,7 +311,7 @@ class Agent:
                 return
             if isinstance(item, GenerateRequest):
                 sent = yield from self._generate(
-                    item.prompt, item.stop, item.max_new_tokens, item.phase
+                    item.prompt, item.stop, item.max_new_tokens, item.phase, item.grammar
                 )
             elif isinstance(item, AlternativesRequest):
                 sent = self._alternatives(item)
@@ -318,7 +330,10 @@ class Agent:
         human = protocol.neutralize(_clean(text))
         prompt = self._fit_prompt(human)
 
-        ask1 = GenerateRequest(prompt, protocol.PHASE1_STOP, self.max_thought_tokens, "thoughts")
+        grammar = self._phase1_grammar()
+        ask1 = GenerateRequest(
+            prompt, protocol.PHASE1_STOP, self.max_thought_tokens, "thoughts", grammar
+        )
         gen1 = cast(Generation, (yield ask1))
         phase1 = protocol.parse_phase1(gen1.text)
 
@@ -327,7 +342,7 @@ class Agent:
         retried_from = None
         if self._can_vote(phase1, results):
             ask = AlternativesRequest(
-                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.votes
+                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.votes, grammar
             )
             readings = cast(list[Generation], (yield ask))
             first = retry.Kept(0, phase1, results, gen1)
@@ -341,7 +356,7 @@ class Agent:
                 log.info("voted %s over %s (reading %d)", phase1.commands, retried_from, kept.rank)
         elif self._can_retry() and retry.worth_retrying(results):
             ask = AlternativesRequest(
-                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives
+                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.alternatives, grammar
             )
             readings = cast(list[Generation], (yield ask))
             kept = yield from retry.vote(readings, phase1, human, self.dispatcher)
@@ -413,14 +428,25 @@ class Agent:
             return False  # another line would wait, or be refused, the same way
         return voting.calls_grounded_tool(phase1, self.dispatcher)
 
+    def _phase1_grammar(self) -> str | None:
+        """The grammar of phase 1 for the plugins enabled now, or None when not constraining."""
+        if not self.constrain or not constrains(self.backend):
+            return None
+        enabled = self.plugins.enabled()
+        key = tuple(p.name for p in enabled)
+        if key not in self._grammars:
+            self._grammars[key] = phase1_grammar(enabled, self.dispatcher.max_commands)
+        return self._grammars[key]
+
     def _can_retry(self) -> bool:
         return self.alternatives > 0 and isinstance(self.backend, AlternativesBackend)
 
     def _alternatives(self, ask: AlternativesRequest) -> list[Generation]:
         backend = cast(AlternativesBackend, self.backend)
         try:
+            extra: dict[str, Any] = {"grammar": ask.grammar} if ask.grammar else {}
             return backend.alternatives(
-                ask.prompt, stop=ask.stop, max_new_tokens=ask.max_new_tokens, n=ask.n
+                ask.prompt, stop=ask.stop, max_new_tokens=ask.max_new_tokens, n=ask.n, **extra
             )
         except MossAgentError:
             raise
@@ -432,10 +458,16 @@ class Agent:
             ) from exc
 
     def _generate(
-        self, prompt: str, stop: tuple[str, ...], max_new_tokens: int, phase: Phase
+        self,
+        prompt: str,
+        stop: tuple[str, ...],
+        max_new_tokens: int,
+        phase: Phase,
+        grammar: str | None = None,
     ) -> Generator[Event, None, Generation]:
+        extra: dict[str, Any] = {"grammar": grammar} if grammar else {}
         try:
-            stream = self.backend.stream(prompt, stop=stop, max_new_tokens=max_new_tokens)
+            stream = self.backend.stream(prompt, stop=stop, max_new_tokens=max_new_tokens, **extra)
             while True:
                 try:
                     piece = next(stream)

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import protocol
+from agent.backends.base import constrains
 from agent.dispatch import capabilities
 from agent.errors import ConversationError, MossAgentError
 from agent.options import add_engine_flags, non_negative_int, positive_int
@@ -639,7 +640,8 @@ def evaluate(
         no_tools=no_tools,
         meta_instruction=agent.meta_instruction,
         fail_tools=fail_tools,
-        backend=agent.backend.name,
+        backend=agent.backend.name
+        + (", Commands line constrained" if agent.constrain and constrains(agent.backend) else ""),
     )
 
 
@@ -708,6 +710,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grounding", choices=["off", "numbers", "single-use"],
                         default="numbers", help="which readings may vote (default: "
                         "%(default)s; see agent.grounding)")  # fmt: skip
+    parser.add_argument(
+        "--no-constrain",
+        dest="constrain",
+        action="store_false",
+        help="let the model write phase 1 freely instead of holding its "
+        "Commands line to the enabled plugins' grammar (Agent(constrain=False))",
+    )
     parser.add_argument("--json", metavar="OUT", help="write metrics and every transcript here")
 
 
@@ -739,6 +748,7 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
         "alternatives": getattr(args, "alternatives", DEFAULT_ALTERNATIVES),
         "votes": getattr(args, "votes", 0),
         "grounding": getattr(args, "grounding", "numbers"),
+        "constrain": getattr(args, "constrain", True),
     }
     if getattr(args, "engine", "auto") != "auto":
         limits["engine"] = args.engine

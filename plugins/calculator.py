@@ -20,6 +20,7 @@ answers (``sqrt(2)`` is ``1.414...``).
 
 from __future__ import annotations
 
+from plugins._math_grammar import calculate_grammar
 from plugins._safe_math import (
     CONSTANTS,
     FUNCTIONS,
@@ -34,7 +35,13 @@ from plugins._safe_math import (
 from plugins.registry import plugin
 
 
-@plugin("Calculate", label="Calculator", api="Calculate(expression)", grounded=True)
+@plugin(
+    "Calculate",
+    label="Calculator",
+    api="Calculate(expression)",
+    grounded=True,
+    grammar=calculate_grammar(),
+)
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression.
 

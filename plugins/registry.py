@@ -44,6 +44,7 @@ from typing import Any, TypeVar, get_args, get_type_hints
 
 from agent.errors import PluginError
 from agent.protocol import Layout, neutralize
+from plugins.grammar import check as check_grammar
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class Plugin:
     # The numbers of its argument must come from the conversation (agent.grounding): the Agent
     # passes over candidate lines that break this when it chooses among several.
     grounded: bool = False
+    # The language of its argument, as a Lark grammar (``plugins.grammar``); None: any quoted
+    # text without line breaks. Constrained decoding holds the model's argument to it.
+    grammar: str | None = None
 
     def __call__(self, argument: str) -> Any:
         return self.func(argument)
@@ -190,6 +194,7 @@ def make_plugin(
     timeout: float | None = None,
     description: str | None = None,
     grounded: bool = False,
+    grammar: str | None = None,
 ) -> Plugin:
     """Build a ``Plugin`` from a function, checking its contract now rather than at call time.
 
@@ -203,6 +208,7 @@ def make_plugin(
     _check_line(name, "api", api)
     _check_layout(name, layout)
     seconds = _check_timeout(name, timeout)
+    lark = None if grammar is None else check_grammar(name, grammar)
     signature = inspect.signature(func).parameters.values()
     params = [
         p
@@ -242,6 +248,7 @@ def make_plugin(
         timeout=seconds,
         source=getattr(func, "__module__", "") or "",
         grounded=bool(grounded),
+        grammar=lark,
     )
 
 
@@ -296,6 +303,7 @@ class Registry:
         layout: Layout | None = None,
         timeout: float | None = None,
         grounded: bool = False,
+        grammar: str | None = None,
     ) -> Callable[[F], F]:
         """Decorator: register ``func`` here and return it unchanged, its ``Plugin`` at
         ``func.__moss_plugin__`` (``registry.add(func.__moss_plugin__)`` adds it elsewhere)."""
@@ -303,7 +311,14 @@ class Registry:
 
         def decorate(func: F) -> F:
             p = make_plugin(
-                func, name, label=label, api=api, layout=layout, timeout=timeout, grounded=grounded
+                func,
+                name,
+                label=label,
+                api=api,
+                layout=layout,
+                timeout=timeout,
+                grounded=grounded,
+                grammar=grammar,
             )
             self.add(p)
             func.__moss_plugin__ = p  # type: ignore[attr-defined]
@@ -460,6 +475,7 @@ def plugin(
     layout: Layout | None = None,
     timeout: float | None = None,
     grounded: bool = False,
+    grammar: str | None = None,
 ) -> Callable[[F], F]:
     """Register a function as a plugin of this process and return it unchanged.
 
@@ -467,13 +483,23 @@ def plugin(
     short list of constants (``agent.grounding``); when the Agent chooses among the model's
     candidate lines, it passes over those that break this. For arithmetic-like arguments.
 
+    ``grammar=``: the language of the argument, a regex or a Lark grammar whose ``start`` rule
+    is the argument (``plugins.grammar``). The model's argument is held to it while it writes
+    (``Agent(constrain=True)``, the default). One that does not compile is a ``PluginError``.
+
     >>> @plugin("Echo", label="Echo", api="Echo(text)")
     ... def echo(text: str) -> str:
     ...     '''Repeat the text.'''
     ...     return text
     """
     return installed.plugin(
-        name, label=label, api=api, layout=layout, timeout=timeout, grounded=grounded
+        name,
+        label=label,
+        api=api,
+        layout=layout,
+        timeout=timeout,
+        grounded=grounded,
+        grammar=grammar,
     )
 
 

@@ -33,6 +33,7 @@ import sys
 import threading
 from typing import Any
 
+from plugins._math_grammar import solve_grammar
 from plugins._safe_math import (
     CONSTANTS,
     Builder,
@@ -54,7 +55,9 @@ STARTUP_TIMEOUT = 60.0  # seconds for the worker to start and import sympy
 MEMORY_LIMIT = 1 << 30  # bytes the worker may allocate beyond what it holds once started
 
 
-@plugin("Solve", label="Equation solver", api="Solve(equation)", grounded=True)
+@plugin(
+    "Solve", label="Equation solver", api="Solve(equation)", grounded=True, grammar=solve_grammar()
+)
 def solve(equation: str) -> dict[str, int | str]:
     """Solve an equation or a system of equations.
 

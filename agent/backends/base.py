@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent.errors import BackendError
 
@@ -74,16 +74,34 @@ class AlternativesBackend(Backend, Protocol):
     ) -> list[Generation]: ...
 
 
+def constrains(backend: object) -> bool:
+    """Whether ``backend``'s ``stream``, ``generate_batch`` and ``alternatives`` take
+    ``grammar=`` (llguidance grammar text, ``agent.grammar``) and hold what they write to it.
+
+    A backend says so with a class attribute ``constrains = True``; the Agent sends a grammar
+    to no other, so a Backend of one's own needs nothing new.
+    """
+    return getattr(backend, "constrains", False) is True
+
+
 def generate_all(
-    backend: Backend, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+    backend: Backend,
+    prompts: Sequence[str],
+    *,
+    stop: Sequence[str],
+    max_new_tokens: int,
+    grammar: str | None = None,
 ) -> list[Generation]:
-    """One ``Generation`` per prompt, in order: batched where the backend can, else in turn."""
+    """One ``Generation`` per prompt, in order: batched where the backend can, else in turn.
+    ``grammar`` goes to backends that ``constrains`` says take one."""
     if not prompts:
         return []
+    extra: dict[str, Any] = {"grammar": grammar} if grammar and constrains(backend) else {}
     if isinstance(backend, BatchBackend):
-        return backend.generate_batch(prompts, stop=stop, max_new_tokens=max_new_tokens)
+        return backend.generate_batch(prompts, stop=stop, max_new_tokens=max_new_tokens, **extra)
     return [
-        run_stream(backend.stream(p, stop=stop, max_new_tokens=max_new_tokens)) for p in prompts
+        run_stream(backend.stream(p, stop=stop, max_new_tokens=max_new_tokens, **extra))
+        for p in prompts
     ]
 
 

@@ -44,6 +44,7 @@ from agent.backends.base import (
     finish,
     stream_still_open,
 )
+from agent.backends.constrain import Constraint, vocabulary_of_llama
 from agent.backends.llamacpp_load import open_llama
 from agent.errors import BackendError
 from agent.turnlock import TurnLock
@@ -58,6 +59,8 @@ class LlamaCppBackend:
     ``llm`` is a ``llama_cpp.Llama`` opened with ``open_llama(..., n_seq_max=SEQUENCES)``;
     ``from_gguf`` opens one. ``reuse_cache=False`` encodes every prompt from scratch.
     """
+
+    constrains = True  # stream, generate_batch and alternatives take grammar= (agent.grammar)
 
     SEQUENCES = 1 + max(2 * MAX_BEAMS, MAX_ROWS)
 
@@ -93,6 +96,7 @@ class LlamaCppBackend:
         self._free = weakref.finalize(self, native.llama_batch_free, self._batch)
         self._rng = np.random.default_rng(seed)
         self._cached_ids: list[int] = []  # exactly the ids sequence 0's KV cells hold
+        self._vocabulary: Any = None  # llguidance's view of the vocabulary, on first grammar
         self._turns = TurnLock(stream_still_open)
 
     @classmethod
@@ -140,21 +144,35 @@ class LlamaCppBackend:
         """Tokens ``text`` takes as (part of) a prompt."""
         return len(self._encode(text))
 
-    def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream:
+    def stream(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None = None,
+    ) -> TextStream:
         """Generate after ``prompt`` until a stop string, an end-of-text token or the limit.
 
         Yields text pieces (never part of a stop string) and returns the ``Generation``.
+        ``grammar``: llguidance grammar text the completion is held to (``agent.grammar``).
         """
         with self._turns.hold("starting another"):
             try:
-                result = yield from self._stream(prompt, stop, max_new_tokens)
+                result = yield from self._stream(prompt, stop, max_new_tokens, grammar)
             except BackendError:
                 self.reset()
                 raise
         return result
 
     def alternatives(
-        self, prompt: str, *, stop: Sequence[str], max_new_tokens: int, n: int
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        n: int,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """The ``n`` most likely completions of ``prompt`` by beam search, most likely first.
 
@@ -163,12 +181,13 @@ class LlamaCppBackend:
         ``max_new_tokens``. The prompt is encoded on top of the streaming cache (so a phase-1
         prompt just streamed costs nothing again) and the cache afterwards holds that prompt.
         ``temperature`` is ignored: alternatives are the model's ranking, not samples.
+        ``grammar`` holds every beam to it, as in ``stream``.
         """
         if not 1 <= n <= MAX_BEAMS:
             raise ValueError(f"alternatives needs n >= 1 and at most {MAX_BEAMS}, got {n}")
         with self._turns.hold("alternatives"):
             try:
-                return self._beam_search(prompt, stop, max_new_tokens, n)
+                return self._beam_search(prompt, stop, max_new_tokens, n, grammar)
             except BackendError:
                 self.reset()
                 raise
@@ -176,13 +195,19 @@ class LlamaCppBackend:
                 self._drop_sequences()
 
     def generate_batch(
-        self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+        self,
+        prompts: Sequence[str],
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """Decode all ``prompts`` as sequences of one batch; one ``Generation`` each, in order.
 
         Their longest shared token prefix is encoded once (on top of the streaming cache) and
         every row still running advances in one decode per token. Prompts go in groups of at
-        most ``MAX_ROWS`` whose tokens fit the KV cache together.
+        most ``MAX_ROWS`` whose tokens fit the KV cache together. ``grammar`` holds every row
+        to it, as in ``stream``.
         """
         if not prompts:
             return []
@@ -193,7 +218,7 @@ class LlamaCppBackend:
                     check_prompt(ids, max_new_tokens, self, f"prompt {i}")
                 out: list[Generation] = []
                 for group in self._groups(rows, max_new_tokens):
-                    out += self._generate_batch(group, stop, max_new_tokens)
+                    out += self._generate_batch(group, stop, max_new_tokens, grammar)
                     self._drop_sequences()
                 return out
             except BackendError:
@@ -239,9 +264,12 @@ class LlamaCppBackend:
         ids: list[int] = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         return ids
 
-    def _stream(self, prompt: str, stop: Sequence[str], max_new_tokens: int) -> TextStream:
+    def _stream(
+        self, prompt: str, stop: Sequence[str], max_new_tokens: int, grammar: str | None
+    ) -> TextStream:
         ids = self._encode(prompt)
         check_prompt(ids, max_new_tokens, self, "the prompt")
+        constraint = self._constraint(grammar)
         matcher = StopMatcher(stop)
         text = _Detokenizer(self.llm)
         started = time.perf_counter()
@@ -252,11 +280,15 @@ class LlamaCppBackend:
         completion = 0
         eos: str | None = None
         while completion < max_new_tokens:
+            if constraint is not None:
+                logits = constraint.mask(logits)
             token = self._pick(logits)
             completion += 1
             if self._is_eog(token):
                 eos = self._piece(token)
                 break
+            if constraint is not None:
+                constraint.advance(token)
             piece = matcher.feed(text.push(token))
             if piece:
                 yield piece  # a closed stream stops here, before decoding another token
@@ -326,6 +358,14 @@ class LlamaCppBackend:
         pointer = self._native.llama_get_logits_ith(self._ctx, i)
         return self._np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
 
+    def _constraint(self, grammar: str | None) -> Constraint | None:
+        """A fresh ``Constraint`` for ``grammar`` over this model's vocabulary (built once)."""
+        if grammar is None:
+            return None
+        if self._vocabulary is None:
+            self._vocabulary = vocabulary_of_llama(self.llm)
+        return Constraint(self._vocabulary, grammar)
+
     def _is_eog(self, token: int) -> bool:
         return bool(self._native.llama_vocab_is_eog(self._vocab, token))
 
@@ -361,22 +401,28 @@ class LlamaCppBackend:
         return z - self._np.log(self._np.exp(z).sum())
 
     def _beam_search(
-        self, prompt: str, stop: Sequence[str], max_new_tokens: int, n: int
+        self, prompt: str, stop: Sequence[str], max_new_tokens: int, n: int, grammar: str | None
     ) -> list[Generation]:
         np = self._np
         ids = self._encode(prompt)
         check_prompt(ids, max_new_tokens, self, "the prompt")
         started = time.perf_counter()
         reused = self._reuse(ids)
-        live = [_Beam(tokens=[], score=0.0, seq=0, logits=self._decode_seq0(ids[reused:]))]
+        live = [_Beam(tokens=[], score=0.0, seq=0, logits=self._decode_seq0(ids[reused:]),
+                      constraint=self._constraint(grammar))]  # fmt: skip
         done: list[_Beam] = []
         free = list(range(1, self._sequences))
         for step in range(1, max_new_tokens + 1):
             candidates: list[tuple[float, _Beam, int]] = []
             for beam in live:
                 logp = self._log_softmax(beam.logits)
+                if beam.constraint is not None:
+                    # Ranked among the tokens the grammar allows, by their unmasked probability:
+                    # a beam's score stays the model's own, comparable across beams.
+                    logp[~beam.constraint.allowed(logp.shape[0])] = -np.inf
                 top = np.argpartition(-logp, 2 * n)[: 2 * n]
-                candidates += [(beam.score + float(logp[t]), beam, int(t)) for t in top]
+                candidates += [(beam.score + float(logp[t]), beam, int(t))
+                               for t in top if logp[t] > -np.inf]  # fmt: skip
             candidates.sort(key=lambda c: -c[0])
             chosen: list[_Beam] = []
             for score, parent, token in candidates:
@@ -392,6 +438,9 @@ class LlamaCppBackend:
                 if child.stop is not None:
                     done.append(child)
                 else:
+                    if parent.constraint is not None:
+                        child.constraint = parent.constraint.copy()
+                        child.constraint.advance(token)
                     chosen.append(child)
             if step == max_new_tokens or not chosen:
                 done += chosen
@@ -439,7 +488,11 @@ class LlamaCppBackend:
         return matcher.text, matcher.stop
 
     def _generate_batch(
-        self, rows: list[list[int]], stop: Sequence[str], max_new_tokens: int
+        self,
+        rows: list[list[int]],
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None,
     ) -> list[Generation]:
         n = len(rows)
         started = time.perf_counter()
@@ -464,6 +517,7 @@ class LlamaCppBackend:
         prefill_seconds = time.perf_counter() - started
         decode_started = time.perf_counter()
         matchers = [StopMatcher(stop) for _ in rows]
+        constraints = [self._constraint(grammar) for _ in rows]
         texts = [_Detokenizer(self.llm) for _ in rows]
         completion = [0] * n
         eos: list[str | None] = [None] * n
@@ -473,12 +527,17 @@ class LlamaCppBackend:
         while active:
             running: list[int] = []
             for i in active:
+                constraint = constraints[i]
+                if constraint is not None:
+                    logits[i] = constraint.mask(logits[i])
                 token = self._pick(logits[i])
                 completion[i] += 1
                 finished = self._is_eog(token)
                 if finished:
                     eos[i] = self._piece(token)
                 else:
+                    if constraint is not None:
+                        constraint.advance(token)
                     matchers[i].feed(texts[i].push(token))
                     finished = matchers[i].done
                 if finished or completion[i] >= max_new_tokens:
@@ -518,6 +577,7 @@ class _Beam:
     logits: Any = None
     text: str = ""
     stop: str | None = None
+    constraint: Constraint | None = None  # where the beam stands in the grammar, if any
 
     @property
     def mean(self) -> float:

@@ -34,6 +34,7 @@ from agent.backends.base import (
     finish,
     stream_still_open,
 )
+from agent.backends.constrain import Constraint, vocabulary_of_hf
 from agent.errors import BackendError, ModelNotAvailableError
 from agent.turnlock import TurnLock
 
@@ -52,6 +53,8 @@ class TransformersBackend:
     ``reuse_cache=False`` encodes every prompt from scratch (for comparisons); ``reset()`` drops
     the cache once.
     """
+
+    constrains = True  # stream and generate_batch take grammar=; alternatives filters by it
 
     def __init__(
         self,
@@ -100,6 +103,7 @@ class TransformersBackend:
         self._cached_ids: list[int] = []
         # One generation at a time; a stream holds it until read to its end or closed.
         self._turns = TurnLock(stream_still_open)
+        self._vocabulary: Any = None  # llguidance's view of the tokenizer, on first grammar
 
     @classmethod
     def from_pretrained(
@@ -166,14 +170,22 @@ class TransformersBackend:
         """
         return len(self._encode(text))
 
-    def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream:
+    def stream(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None = None,
+    ) -> TextStream:
         """Generate after ``prompt`` until a stop string, an end-of-text token or the limit.
 
         Yields text pieces (never part of a stop string) and returns the ``Generation``.
+        ``grammar``: llguidance grammar text the completion is held to (``agent.grammar``).
         """
         with self._turns.hold("starting another"):
             try:
-                result = yield from self._stream(prompt, stop, max_new_tokens)
+                result = yield from self._stream(prompt, stop, max_new_tokens, grammar)
             except BackendError:
                 self.reset()
                 raise
@@ -187,7 +199,12 @@ class TransformersBackend:
         return result
 
     def generate_batch(
-        self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+        self,
+        prompts: Sequence[str],
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """Decode all ``prompts`` together; return one ``Generation`` per prompt, in order.
 
@@ -196,7 +213,7 @@ class TransformersBackend:
         when it reaches a stop string, an end-of-text token or ``max_new_tokens``. Greedy output
         is the same as ``stream``'s except where two tokens all but tie: a padded batch can
         round a matrix product differently from a single row. This call neither uses nor
-        changes the cache that ``stream`` keeps.
+        changes the cache that ``stream`` keeps. ``grammar`` holds every row to it.
 
         >>> [g.text for g in backend.generate_batch(prompts, stop=["<eoc>"],
         ...                                         max_new_tokens=64)]  # doctest: +SKIP
@@ -206,7 +223,7 @@ class TransformersBackend:
         with self._turns.hold("generate_batch"):
             try:
                 rows = [self._encode(p) for p in prompts]
-                return self._generate_batch(rows, stop, max_new_tokens)
+                return self._generate_batch(rows, stop, max_new_tokens, grammar)
             except BackendError:
                 raise
             except (RuntimeError, ValueError, IndexError) as error:
@@ -216,7 +233,13 @@ class TransformersBackend:
                 ) from error
 
     def alternatives(
-        self, prompt: str, *, stop: Sequence[str], max_new_tokens: int, n: int
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        n: int,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """The ``n`` most likely completions of ``prompt`` by beam search, most likely first.
 
@@ -225,6 +248,11 @@ class TransformersBackend:
         call neither uses nor changes the cache that ``stream`` keeps, and ignores
         ``temperature``: alternatives are the model's ranking, not samples.
 
+        ``grammar`` is applied after the search, not during it: Hugging Face's beam search
+        reorders beams inside ``generate``, where a grammar's state cannot follow them, so the
+        completions the grammar refuses are dropped and fewer than ``n`` may come back.
+        (``LlamaCppBackend`` holds each beam to the grammar while it searches.)
+
         >>> [g.text for g in backend.alternatives(prompt, stop=["<eoc>"], max_new_tokens=64,
         ...                                       n=4)]  # doctest: +SKIP
         """
@@ -232,7 +260,11 @@ class TransformersBackend:
             raise ValueError(f"alternatives needs n >= 1, got {n}")
         with self._turns.hold("alternatives"):
             try:
-                return self._alternatives(prompt, stop, max_new_tokens, n)
+                found = self._alternatives(prompt, stop, max_new_tokens, n)
+                if grammar is None:
+                    return found
+                return [g for g in found if self._new_constraint(grammar).accepts(
+                    self._encode(g.text + (g.stop or "")))]  # fmt: skip
             except BackendError:
                 raise
             except (RuntimeError, ValueError, IndexError) as error:
@@ -263,11 +295,30 @@ class TransformersBackend:
         ]
         return ids
 
-    def _stream(self, prompt: str, stop: Sequence[str], max_new_tokens: int) -> TextStream:
+    def _new_constraint(self, grammar: str) -> Constraint:
+        """A fresh ``Constraint`` for ``grammar`` over this tokenizer (vocabulary built once)."""
+        if self._vocabulary is None:
+            width = self.model.get_output_embeddings().weight.shape[0]
+            self._vocabulary = vocabulary_of_hf(self.tokenizer, n_vocab=width)
+        return Constraint(self._vocabulary, grammar)
+
+    def _masked(self, constraint: Constraint | None, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` (one row) with the tokens ``constraint`` forbids at ``-inf``."""
+        import torch
+
+        if constraint is None:
+            return logits
+        allowed = torch.from_numpy(constraint.allowed(logits.shape[-1])).to(logits.device)
+        return logits.masked_fill(~allowed, float("-inf"))
+
+    def _stream(
+        self, prompt: str, stop: Sequence[str], max_new_tokens: int, grammar: str | None
+    ) -> TextStream:
         import torch
 
         ids = self._encode(prompt)
         check_prompt(ids, max_new_tokens, self, "the prompt")
+        constraint = None if grammar is None else self._new_constraint(grammar)
         matcher = StopMatcher(stop)
         detok = _IncrementalDecoder(self.tokenizer)
         started = time.perf_counter()
@@ -279,11 +330,13 @@ class TransformersBackend:
             completion = 0
             eos: str | None = None
             while completion < max_new_tokens:
-                token = self._pick(logits)
+                token = self._pick(self._masked(constraint, logits))
                 completion += 1
                 if token in self.eos_token_ids:
                     eos = self.tokenizer.decode([token])
                     break
+                if constraint is not None:
+                    constraint.advance(token)
                 piece = matcher.feed(detok.push(token))
                 if piece:
                     yield piece
@@ -407,7 +460,11 @@ class TransformersBackend:
         return logits
 
     def _generate_batch(
-        self, rows: list[list[int]], stop: Sequence[str], max_new_tokens: int
+        self,
+        rows: list[list[int]],
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None,
     ) -> list[Generation]:
         import torch
 
@@ -417,6 +474,7 @@ class TransformersBackend:
         # Each row's last prompt token stays in its own part: its logits pick the first token.
         shared = common_prefix(rows, limit=min(len(r) for r in rows) - 1)
         matchers = [StopMatcher(stop) for _ in rows]
+        constraints = [None if grammar is None else self._new_constraint(grammar) for _ in rows]
         decoders = [_IncrementalDecoder(self.tokenizer) for _ in rows]
         completion = [0] * n
         eos: list[str | None] = [None] * n
@@ -449,12 +507,17 @@ class TransformersBackend:
             while active:
                 step += 1
                 continuing: list[tuple[int, int]] = []  # (index in active, token)
+                if grammar is not None:
+                    logits = torch.stack([self._masked(constraints[row], logits[k])
+                                          for k, row in enumerate(active)])  # fmt: skip
                 for k, (row, token) in enumerate(zip(active, self._pick_rows(logits), strict=True)):
                     completion[row] += 1
                     finished = token in self.eos_token_ids
                     if finished:
                         eos[row] = self.tokenizer.decode([token])
                     else:
+                        if (constraint := constraints[row]) is not None:
+                            constraint.advance(token)
                         matchers[row].feed(decoders[row].push(token))
                         finished = matchers[row].done
                     if finished or step >= max_new_tokens:

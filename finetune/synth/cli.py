@@ -35,7 +35,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                              "numbers; contrast: one of those beside a turn that computes the same "
                              "thing; all_off: every tool switched off at once; more: a second "
                              "round of Calculate and Solve wordings; failed: a call that fails "
-                             "and a reply that says so; story: a word problem from --stories; steps: a one- or two-step word problem by schema; "
+                             "and a reply that says so; story: a word problem from --stories; "
+                             "steps: a one- or two-step word problem by schema; "
                              "unnamed kinds keep their default "
                              "share)")  # fmt: skip
     parser.add_argument("--stories", metavar="FILE",

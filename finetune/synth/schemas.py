@@ -54,22 +54,36 @@ class Thing:
 
 _THINGS = {
     "train": (
-        Thing("marble", "marbles", "bag"), Thing("sticker", "stickers", "sheet"),
-        Thing("cookie", "cookies", "tray"), Thing("apple", "apples", "basket"),
-        Thing("pencil", "pencils", "box"), Thing("shell", "shells", "bucket"),
-        Thing("book", "books", "shelf"), Thing("card", "cards", "pack"),
-        Thing("egg", "eggs", "carton"), Thing("flower", "flowers", "vase"),
-        Thing("toy car", "toy cars", "box"), Thing("balloon", "balloons", "bag"),
-        Thing("cupcake", "cupcakes", "tray"), Thing("stamp", "stamps", "album page"),
-        Thing("orange", "oranges", "crate"), Thing("bead", "beads", "jar"),
-        Thing("rock", "rocks", "bucket"), Thing("candy", "candies", "bag"),
-        Thing("photo", "photos", "album page"), Thing("tomato", "tomatoes", "basket"),
+        Thing("marble", "marbles", "bag"),
+        Thing("sticker", "stickers", "sheet"),
+        Thing("cookie", "cookies", "tray"),
+        Thing("apple", "apples", "basket"),
+        Thing("pencil", "pencils", "box"),
+        Thing("shell", "shells", "bucket"),
+        Thing("book", "books", "shelf"),
+        Thing("card", "cards", "pack"),
+        Thing("egg", "eggs", "carton"),
+        Thing("flower", "flowers", "vase"),
+        Thing("toy car", "toy cars", "box"),
+        Thing("balloon", "balloons", "bag"),
+        Thing("cupcake", "cupcakes", "tray"),
+        Thing("stamp", "stamps", "album page"),
+        Thing("orange", "oranges", "crate"),
+        Thing("bead", "beads", "jar"),
+        Thing("rock", "rocks", "bucket"),
+        Thing("candy", "candies", "bag"),
+        Thing("photo", "photos", "album page"),
+        Thing("tomato", "tomatoes", "basket"),
     ),
     "heldout": (
-        Thing("button", "buttons", "tin"), Thing("peach", "peaches", "crate"),
-        Thing("crayon", "crayons", "box"), Thing("feather", "feathers", "bag"),
-        Thing("muffin", "muffins", "tray"), Thing("coin", "coins", "jar"),
-        Thing("ribbon", "ribbons", "roll"), Thing("lemon", "lemons", "basket"),
+        Thing("button", "buttons", "tin"),
+        Thing("peach", "peaches", "crate"),
+        Thing("crayon", "crayons", "box"),
+        Thing("feather", "feathers", "bag"),
+        Thing("muffin", "muffins", "tray"),
+        Thing("coin", "coins", "jar"),
+        Thing("ribbon", "ribbons", "roll"),
+        Thing("lemon", "lemons", "basket"),
     ),
 }
 _PEOPLE = {
@@ -176,119 +190,271 @@ def _later(rng: random.Random) -> dict[str, Any]:
 
 
 ONE_STEP: list[Family] = [
-    _step_family("step.gain", Step(
-        "Add", "{a}+{b}", "{p} {verb} more, so {p} now has {e} {things}.",
-        "{p} has {v} {things} now.", _gain),
-        ["{p} had {a} {things}. {p} {verb} {b} more. How many {things} does {p} have now?",
-         "{p} has {a} {things}. Then {p} {verb} {b} {things}. How many {things} does {p} have in all?",
-         "There were {a} {things} in the {box}. {p} {verb} {b} more and put them in. How many {things} are in the {box} now?",
-         "In the morning {p} had {a} {things}. In the afternoon {p} {verb} another {b}. How many {things} does {p} have at the end of the day?"],
-        ["{p} kept {a} {things} in a drawer, then {verb} {b} more. What is the number of {things} {p} has now?"]),
-    _step_family("step.loss", Step(
-        "Subtract", "{a}-{b}", "{p} {verb} some of them, so {p} has {e} {things} left.",
-        "{p} has {v} {things} left.", _loss),
-        ["{p} had {a} {things}. {p} {verb} {b} of them. How many {things} does {p} have left?",
-         "{p} has {a} {things} and {verb} {b}. How many {things} are left?",
-         "There were {a} {things} in the {box}. {p} {verb} {b} of them. How many {things} are still in the {box}?",
-         "{p} started the week with {a} {things}. By Friday {p} had {verb} {b}. How many {things} does {p} have now?"],
-        ["After {p} {verb} {b} of the {a} {things}, how many {things} remained?"]),
-    _step_family("step.how_many_gained", Step(
-        "Subtract", "{c}-{a}", "the new total minus what {p} had before is how many were added, {e} {things}.",
-        "That is {v} more {things}.", _later),
-        ["{p} had {a} {things}. {p} {verb} some more and now has {c}. How many {things} did {p} get?",
-         "There were {a} {things} in the {box}. After {p} added some, there were {c}. How many {things} did {p} add?",
-         "{p} had {a} {things} on Monday and {c} on Tuesday. How many more {things} did {p} have on Tuesday?"],
-        ["{p} now owns {c} {things}; last month it was {a}. By how many {things} did the number grow?"]),
-    _step_family("step.how_many_lost", Step(
-        "Subtract", "{a}-{b}", "what is gone is what there was minus what is left, so {e} {things}.",
-        "{v} {things} are gone.", _two),
-        ["{p} had {a} {things}. Now {p} has only {b} left. How many {things} did {p} lose?",
-         "There were {a} {things} in the {box}. Now there are {b}. How many {things} were taken out?"],
-        ["From {a} {things}, only {b} were left at the end of the day. How many were gone?"]),
-    _step_family("step.start", Step(
-        "Add", "{a}+{b}", "to find what {p} started with, add back what {p} gave away: {e} {things}.",
-        "{p} had {v} {things} at first.", _two),
-        ["{p} gave away {b} {things} and now has {a} left. How many {things} did {p} have at first?",
-         "After selling {b} {things}, {p} has {a} {things}. How many {things} did {p} have before?",
-         "{p} used {b} {things} for a project. {a} {things} are left. How many {things} were there to begin with?"],
-        ["{a} {things} remain after {p} handed out {b}. What was the number of {things} before that?"]),
-    _step_family("step.total", Step(
-        "Add", "{a}+{b}", "together they have the sum, {e} {things}.",
-        "They have {v} {things} altogether.", _gain),
-        ["{p} has {a} {things}. {q} has {b} {things}. How many {things} do they have altogether?",
-         "{p} picked {a} {things} and {q} picked {b} {things}. How many {things} did they pick in total?",
-         "There are {a} red {things} and {b} blue {things} in the {box}. How many {things} are in the {box}?",
-         "{p} counted {a} {things} on Saturday and {b} on Sunday. How many {things} did {p} count over the weekend?"],
-        ["Between them, {p} with {a} {things} and {q} with {b}, how many {things} are there?"]),
-    _step_family("step.part", Step(
-        "Subtract", "{a}-{b}", "the rest is the total minus the part we know, {e} {things}.",
-        "{v} of them are blue.", _two),
-        ["There are {a} {things} in the {box}. {b} of them are red and the rest are blue. How many {things} are blue?",
-         "Of {a} {things}, {b} are red. The others are blue. How many blue {things} are there?"],
-        ["A {box} holds {a} {things}; {b} are red and every other one is blue. Find how many are blue."]),
-    _step_family("step.difference", Step(
-        "Subtract", "{a}-{b}", "the difference is the larger number minus the smaller one, {e}.",
-        "The difference is {v}.", _two),
-        ["{p} has {a} {things}. {q} has {b} {things}. How many more {things} does {p} have than {q}?",
-         "{q} collected {b} {things} and {p} collected {a}. How many fewer {things} did {q} collect than {p}?",
-         "{p} is {a} and {q} is {b}. How many years older is {p} than {q}?"],
-        ["{p} owns {a} {things} while {q} owns {b}. What is the difference between them?"]),
-    _step_family("step.more_than", Step(
-        "Add", "{a}+{b}", "{q} has {b} more than {p}, so {q} has {e} {things}.",
-        "The answer is {v}.", _gain),
-        ["{p} has {a} {things}. {q} has {b} more {things} than {p}. How many {things} does {q} have?",
-         "{p} read {a} pages. {q} read {b} pages more than {p}. How many pages did {q} read?",
-         "A {box} holds {a} {things}. A bigger {box} holds {b} more. How many {things} does the bigger {box} hold?"],
-        ["{q}'s collection is {b} {things} larger than {p}'s {a}. How many does {q} have?"]),
-    _step_family("step.fewer_than", Step(
-        "Subtract", "{a}-{b}", "{q} has {b} fewer than {p}, so {q} has {e} {things}.",
-        "The answer is {v}.", _two),
-        ["{p} has {a} {things}. {q} has {b} fewer {things} than {p}. How many {things} does {q} have?",
-         "{p} scored {a} points. {q} scored {b} points less than {p}. How many points did {q} score?",
-         "{p} is {a} years old. {q} is {b} years younger. How old is {q}?"],
-        ["{q} has {b} {things} less than {p}, who has {a}. How many {things} does {q} have?"]),
-    _step_family("step.groups", Step(
-        "Multiply", "{k}*{m}", "there are {k} groups of {m}, so {e} {things}.",
-        "There are {v} {things}.", _groups),
-        ["{p} has {k} {boxes} with {m} {things} in each. How many {things} does {p} have?",
-         "There are {k} rows of {things} with {m} {things} in each row. How many {things} are there?",
-         "{p} buys {k} packs of {things}. Each pack has {m} {things}. How many {things} did {p} buy?",
-         "Each of {k} children brought {m} {things}. How many {things} did they bring in all?"],
-        ["{k} {boxes} are filled with {m} {things} apiece. What is the total number of {things}?"]),
-    _step_family("step.rate", Step(
-        "Multiply", "{m}*{k}", "the rate times the time, {m} for each of {k}, is {e}.",
-        "The answer is {v}.", _groups),
-        ["{p} makes {m} {things} every day. How many {things} does {p} make in {k} days?",
-         "A machine packs {m} {things} an hour. How many {things} does it pack in {k} hours?",
-         "{p} reads {m} pages a day. How many pages does {p} read in {k} days?"],
-        ["At {m} {things} a day, how many {things} will {p} have made after {k} days?"]),
-    _step_family("step.cost", Step(
-        "Multiply", "{m}*{price}", "{m} times ${price} is {e} dollars.",
-        "The total is ${v}.", _price),
-        ["One {thing} costs ${price}. How much do {m} {things} cost?",
-         "{p} buys {m} {things} at ${price} each. How much does {p} pay?",
-         "{p} earns ${price} an hour and works {m} hours. How much does {p} earn?"],
-        ["Each {thing} is priced at ${price}. What do {m} of them cost together?"]),
-    _step_family("step.share", Step(
-        "Divide", "{c}/{k}", "sharing equally means dividing the total by the number of people, {e}.",
-        "Each share is {v}.", _groups),
-        ["{p} shares {c} {things} equally among {k} friends. How many {things} does each friend get?",
-         "{c} {things} are split equally between {k} children. How many {things} does each child get?",
-         "{k} friends share a bill of ${c} equally. How much does each friend pay?"],
-        ["Divide {c} {things} fairly among {k} people: how many does each person receive?"]),
-    _step_family("step.how_many_groups", Step(
-        "Divide", "{c}/{m}", "the number of groups is the total divided by the size of one group, {e}.",
-        "The answer is {v}.", _groups),
-        ["{p} has {c} {things} and puts {m} in each {box}. How many {boxes} does {p} fill?",
-         "{c} {things} are packed {m} to a {box}. How many {boxes} are needed?",
-         "{p} saves ${m} a week. How many weeks does it take to save ${c}?"],
-        ["How many {boxes} of {m} can be made from {c} {things}?"]),
-    _step_family("step.times", Step(
-        "Multiply", "{m}*{k}", "{k} times as many as {m} is {e}.",
-        "{q} has {v} {things}.", _groups),
-        ["{p} has {m} {things}. {q} has {k} times as many {things} as {p}. How many {things} does {q} have?",
-         "A small {box} holds {m} {things}. A large one holds {k} times as many. How many {things} does the large {box} hold?"],
-        ["{q} owns {k} times the {m} {things} that {p} owns. How many is that?"]),
+    _step_family(
+        "step.gain",
+        Step(
+            "Add",
+            "{a}+{b}",
+            "{p} {verb} more, so {p} now has {e} {things}.",
+            "{p} has {v} {things} now.",
+            _gain,
+        ),
+        [
+            "{p} had {a} {things}. {p} {verb} {b} more. How many {things} does {p} have now?",
+            "{p} has {a} {things}. Then {p} {verb} {b} {things}. How many {things} does {p} have in all?",
+            "There were {a} {things} in the {box}. {p} {verb} {b} more and put them in. How many {things} are in the {box} now?",
+            "In the morning {p} had {a} {things}. In the afternoon {p} {verb} another {b}. How many {things} does {p} have at the end of the day?",
+        ],
+        [
+            "{p} kept {a} {things} in a drawer, then {verb} {b} more. What is the number of {things} {p} has now?"
+        ],
+    ),
+    _step_family(
+        "step.loss",
+        Step(
+            "Subtract",
+            "{a}-{b}",
+            "{p} {verb} some of them, so {p} has {e} {things} left.",
+            "{p} has {v} {things} left.",
+            _loss,
+        ),
+        [
+            "{p} had {a} {things}. {p} {verb} {b} of them. How many {things} does {p} have left?",
+            "{p} has {a} {things} and {verb} {b}. How many {things} are left?",
+            "There were {a} {things} in the {box}. {p} {verb} {b} of them. How many {things} are still in the {box}?",
+            "{p} started the week with {a} {things}. By Friday {p} had {verb} {b}. How many {things} does {p} have now?",
+        ],
+        ["After {p} {verb} {b} of the {a} {things}, how many {things} remained?"],
+    ),
+    _step_family(
+        "step.how_many_gained",
+        Step(
+            "Subtract",
+            "{c}-{a}",
+            "the new total minus what {p} had before is how many were added, {e} {things}.",
+            "That is {v} more {things}.",
+            _later,
+        ),
+        [
+            "{p} had {a} {things}. {p} {verb} some more and now has {c}. How many {things} did {p} get?",
+            "There were {a} {things} in the {box}. After {p} added some, there were {c}. How many {things} did {p} add?",
+            "{p} had {a} {things} on Monday and {c} on Tuesday. How many more {things} did {p} have on Tuesday?",
+        ],
+        [
+            "{p} now owns {c} {things}; last month it was {a}. By how many {things} did the number grow?"
+        ],
+    ),
+    _step_family(
+        "step.how_many_lost",
+        Step(
+            "Subtract",
+            "{a}-{b}",
+            "what is gone is what there was minus what is left, so {e} {things}.",
+            "{v} {things} are gone.",
+            _two,
+        ),
+        [
+            "{p} had {a} {things}. Now {p} has only {b} left. How many {things} did {p} lose?",
+            "There were {a} {things} in the {box}. Now there are {b}. How many {things} were taken out?",
+        ],
+        ["From {a} {things}, only {b} were left at the end of the day. How many were gone?"],
+    ),
+    _step_family(
+        "step.start",
+        Step(
+            "Add",
+            "{a}+{b}",
+            "to find what {p} started with, add back what {p} gave away: {e} {things}.",
+            "{p} had {v} {things} at first.",
+            _two,
+        ),
+        [
+            "{p} gave away {b} {things} and now has {a} left. How many {things} did {p} have at first?",
+            "After selling {b} {things}, {p} has {a} {things}. How many {things} did {p} have before?",
+            "{p} used {b} {things} for a project. {a} {things} are left. How many {things} were there to begin with?",
+        ],
+        [
+            "{a} {things} remain after {p} handed out {b}. What was the number of {things} before that?"
+        ],
+    ),
+    _step_family(
+        "step.total",
+        Step(
+            "Add",
+            "{a}+{b}",
+            "together they have the sum, {e} {things}.",
+            "They have {v} {things} altogether.",
+            _gain,
+        ),
+        [
+            "{p} has {a} {things}. {q} has {b} {things}. How many {things} do they have altogether?",
+            "{p} picked {a} {things} and {q} picked {b} {things}. How many {things} did they pick in total?",
+            "There are {a} red {things} and {b} blue {things} in the {box}. How many {things} are in the {box}?",
+            "{p} counted {a} {things} on Saturday and {b} on Sunday. How many {things} did {p} count over the weekend?",
+        ],
+        ["Between them, {p} with {a} {things} and {q} with {b}, how many {things} are there?"],
+    ),
+    _step_family(
+        "step.part",
+        Step(
+            "Subtract",
+            "{a}-{b}",
+            "the rest is the total minus the part we know, {e} {things}.",
+            "{v} of them are blue.",
+            _two,
+        ),
+        [
+            "There are {a} {things} in the {box}. {b} of them are red and the rest are blue. How many {things} are blue?",
+            "Of {a} {things}, {b} are red. The others are blue. How many blue {things} are there?",
+        ],
+        [
+            "A {box} holds {a} {things}; {b} are red and every other one is blue. Find how many are blue."
+        ],
+    ),
+    _step_family(
+        "step.difference",
+        Step(
+            "Subtract",
+            "{a}-{b}",
+            "the difference is the larger number minus the smaller one, {e}.",
+            "The difference is {v}.",
+            _two,
+        ),
+        [
+            "{p} has {a} {things}. {q} has {b} {things}. How many more {things} does {p} have than {q}?",
+            "{q} collected {b} {things} and {p} collected {a}. How many fewer {things} did {q} collect than {p}?",
+            "{p} is {a} and {q} is {b}. How many years older is {p} than {q}?",
+        ],
+        ["{p} owns {a} {things} while {q} owns {b}. What is the difference between them?"],
+    ),
+    _step_family(
+        "step.more_than",
+        Step(
+            "Add",
+            "{a}+{b}",
+            "{q} has {b} more than {p}, so {q} has {e} {things}.",
+            "The answer is {v}.",
+            _gain,
+        ),
+        [
+            "{p} has {a} {things}. {q} has {b} more {things} than {p}. How many {things} does {q} have?",
+            "{p} read {a} pages. {q} read {b} pages more than {p}. How many pages did {q} read?",
+            "A {box} holds {a} {things}. A bigger {box} holds {b} more. How many {things} does the bigger {box} hold?",
+        ],
+        ["{q}'s collection is {b} {things} larger than {p}'s {a}. How many does {q} have?"],
+    ),
+    _step_family(
+        "step.fewer_than",
+        Step(
+            "Subtract",
+            "{a}-{b}",
+            "{q} has {b} fewer than {p}, so {q} has {e} {things}.",
+            "The answer is {v}.",
+            _two,
+        ),
+        [
+            "{p} has {a} {things}. {q} has {b} fewer {things} than {p}. How many {things} does {q} have?",
+            "{p} scored {a} points. {q} scored {b} points less than {p}. How many points did {q} score?",
+            "{p} is {a} years old. {q} is {b} years younger. How old is {q}?",
+        ],
+        ["{q} has {b} {things} less than {p}, who has {a}. How many {things} does {q} have?"],
+    ),
+    _step_family(
+        "step.groups",
+        Step(
+            "Multiply",
+            "{k}*{m}",
+            "there are {k} groups of {m}, so {e} {things}.",
+            "There are {v} {things}.",
+            _groups,
+        ),
+        [
+            "{p} has {k} {boxes} with {m} {things} in each. How many {things} does {p} have?",
+            "There are {k} rows of {things} with {m} {things} in each row. How many {things} are there?",
+            "{p} buys {k} packs of {things}. Each pack has {m} {things}. How many {things} did {p} buy?",
+            "Each of {k} children brought {m} {things}. How many {things} did they bring in all?",
+        ],
+        ["{k} {boxes} are filled with {m} {things} apiece. What is the total number of {things}?"],
+    ),
+    _step_family(
+        "step.rate",
+        Step(
+            "Multiply",
+            "{m}*{k}",
+            "the rate times the time, {m} for each of {k}, is {e}.",
+            "The answer is {v}.",
+            _groups,
+        ),
+        [
+            "{p} makes {m} {things} every day. How many {things} does {p} make in {k} days?",
+            "A machine packs {m} {things} an hour. How many {things} does it pack in {k} hours?",
+            "{p} reads {m} pages a day. How many pages does {p} read in {k} days?",
+        ],
+        ["At {m} {things} a day, how many {things} will {p} have made after {k} days?"],
+    ),
+    _step_family(
+        "step.cost",
+        Step(
+            "Multiply",
+            "{m}*{price}",
+            "{m} times ${price} is {e} dollars.",
+            "The total is ${v}.",
+            _price,
+        ),
+        [
+            "One {thing} costs ${price}. How much do {m} {things} cost?",
+            "{p} buys {m} {things} at ${price} each. How much does {p} pay?",
+            "{p} earns ${price} an hour and works {m} hours. How much does {p} earn?",
+        ],
+        ["Each {thing} is priced at ${price}. What do {m} of them cost together?"],
+    ),
+    _step_family(
+        "step.share",
+        Step(
+            "Divide",
+            "{c}/{k}",
+            "sharing equally means dividing the total by the number of people, {e}.",
+            "Each share is {v}.",
+            _groups,
+        ),
+        [
+            "{p} shares {c} {things} equally among {k} friends. How many {things} does each friend get?",
+            "{c} {things} are split equally between {k} children. How many {things} does each child get?",
+            "{k} friends share a bill of ${c} equally. How much does each friend pay?",
+        ],
+        ["Divide {c} {things} fairly among {k} people: how many does each person receive?"],
+    ),
+    _step_family(
+        "step.how_many_groups",
+        Step(
+            "Divide",
+            "{c}/{m}",
+            "the number of groups is the total divided by the size of one group, {e}.",
+            "The answer is {v}.",
+            _groups,
+        ),
+        [
+            "{p} has {c} {things} and puts {m} in each {box}. How many {boxes} does {p} fill?",
+            "{c} {things} are packed {m} to a {box}. How many {boxes} are needed?",
+            "{p} saves ${m} a week. How many weeks does it take to save ${c}?",
+        ],
+        ["How many {boxes} of {m} can be made from {c} {things}?"],
+    ),
+    _step_family(
+        "step.times",
+        Step(
+            "Multiply",
+            "{m}*{k}",
+            "{k} times as many as {m} is {e}.",
+            "{q} has {v} {things}.",
+            _groups,
+        ),
+        [
+            "{p} has {m} {things}. {q} has {k} times as many {things} as {p}. How many {things} does {q} have?",
+            "A small {box} holds {m} {things}. A large one holds {k} times as many. How many {things} does the large {box} hold?",
+        ],
+        ["{q} owns {k} times the {m} {things} that {p} owns. How many is that?"],
+    ),
 ]
 
 
@@ -313,29 +479,67 @@ def _three(rng: random.Random) -> dict[str, Any]:
 
 
 TWO_STEP: list[Family] = [
-    _step_family("step2.gain_loss", Step(
-        "Subtract", "{a}+{b}-{d}", "{b} more adds and {d} taken away subtracts, so {e} {things}.",
-        "There are {v} {things} now.", _gain_loss),
-        ["{p} had {a} {things}. {p} {verb} {b} more and then {verb2} {d}. How many {things} does {p} have now?",
-         "There were {a} {things} in the {box}. {p} put in {b} more, and later {q} took out {d}. How many {things} are in the {box}?"],
-        ["Starting with {a} {things}, {p} {verb} {b} and then {verb2} {d}. How many now?"]),
-    _step_family("step2.three_parts", Step(
-        "Add", "{a}+{b}+{d}", "the total of the three is {e} {things}.",
-        "That makes {v} {things} in all.", _three),
-        ["{p} has {a} {things}, {q} has {b} and their teacher has {d}. How many {things} do they have in all?",
-         "On Monday {p} picked {a} {things}, on Tuesday {b} and on Wednesday {d}. How many {things} did {p} pick?"],
-        ["Three {boxes} hold {a}, {b} and {d} {things}. How many {things} are there altogether?"]),
-    _step_family("step2.groups_plus", Step(
-        "Add", "{a}+{k}*{m}", "{k} {boxes} of {m} is {k}*{m}, and adding the other {a} makes {e} {things}.",
-        "There are {v} {things} in all.", _groups_plus),
-        ["{p} had {a} {things}. {p} bought {k} {boxes} with {m} {things} in each. How many {things} does {p} have now?",
-         "There are {a} loose {things} and {k} {boxes} of {m} {things}. How many {things} are there in total?"],
-        ["Besides {a} single {things}, {p} owns {k} {boxes} holding {m} each. Total?"]),
-    _step_family("step2.share_after", Step(
-        "Divide", "({c}-{a})/{k}", "{p} keeps {a}, so {c}-{a} are shared, and each of {k} friends gets {e}.",
-        "Each friend gets {v} {things}.", _share_after),
-        ["{p} has {c} {things}. {p} keeps {a} and shares the rest equally among {k} friends. How many {things} does each friend get?"],
-        ["Of {c} {things}, {p} saves {a} and splits the others evenly between {k} people. How many does each get?"]),
+    _step_family(
+        "step2.gain_loss",
+        Step(
+            "Subtract",
+            "{a}+{b}-{d}",
+            "{b} more adds and {d} taken away subtracts, so {e} {things}.",
+            "There are {v} {things} now.",
+            _gain_loss,
+        ),
+        [
+            "{p} had {a} {things}. {p} {verb} {b} more and then {verb2} {d}. How many {things} does {p} have now?",
+            "There were {a} {things} in the {box}. {p} put in {b} more, and later {q} took out {d}. How many {things} are in the {box}?",
+        ],
+        ["Starting with {a} {things}, {p} {verb} {b} and then {verb2} {d}. How many now?"],
+    ),
+    _step_family(
+        "step2.three_parts",
+        Step(
+            "Add",
+            "{a}+{b}+{d}",
+            "the total of the three is {e} {things}.",
+            "That makes {v} {things} in all.",
+            _three,
+        ),
+        [
+            "{p} has {a} {things}, {q} has {b} and their teacher has {d}. How many {things} do they have in all?",
+            "On Monday {p} picked {a} {things}, on Tuesday {b} and on Wednesday {d}. How many {things} did {p} pick?",
+        ],
+        ["Three {boxes} hold {a}, {b} and {d} {things}. How many {things} are there altogether?"],
+    ),
+    _step_family(
+        "step2.groups_plus",
+        Step(
+            "Add",
+            "{a}+{k}*{m}",
+            "{k} {boxes} of {m} is {k}*{m}, and adding the other {a} makes {e} {things}.",
+            "There are {v} {things} in all.",
+            _groups_plus,
+        ),
+        [
+            "{p} had {a} {things}. {p} bought {k} {boxes} with {m} {things} in each. How many {things} does {p} have now?",
+            "There are {a} loose {things} and {k} {boxes} of {m} {things}. How many {things} are there in total?",
+        ],
+        ["Besides {a} single {things}, {p} owns {k} {boxes} holding {m} each. Total?"],
+    ),
+    _step_family(
+        "step2.share_after",
+        Step(
+            "Divide",
+            "({c}-{a})/{k}",
+            "{p} keeps {a}, so {c}-{a} are shared, and each of {k} friends gets {e}.",
+            "Each friend gets {v} {things}.",
+            _share_after,
+        ),
+        [
+            "{p} has {c} {things}. {p} keeps {a} and shares the rest equally among {k} friends. How many {things} does each friend get?"
+        ],
+        [
+            "Of {c} {things}, {p} saves {a} and splits the others evenly between {k} people. How many does each get?"
+        ],
+    ),
 ]
 
 # One step four times as often as two (16 families against 4, of equal weight): the habit

@@ -164,7 +164,11 @@ def _build(config: _Config) -> SearchBackend:
     return index
 
 
-@plugin("Search", label="Web search", api="Search(query)")
+# A query: one line of text of bounded length, no quotes or backslashes inside.
+QUERY_GRAMMAR = r"[^\"\\\n]{1,200}"
+
+
+@plugin("Search", label="Web search", api="Search(query)", grammar=QUERY_GRAMMAR)
 def search(query: str) -> list[str]:
     """Search the web, or the configured documents, and return the three best snippets.
 
@@ -199,7 +203,9 @@ def make_search(
             raise SearchUnavailable(unavailable) from exc
 
     run.__doc__ = search.__doc__
-    return make_plugin(run, "Search", label="Web search", api="Search(query)")
+    return make_plugin(
+        run, "Search", label="Web search", api="Search(query)", grammar=QUERY_GRAMMAR
+    )
 
 
 def _snippets(backend: SearchBackend, query: str) -> list[str]:
