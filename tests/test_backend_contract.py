@@ -213,3 +213,90 @@ def test_a_batch_writes_the_commands_line_a_stream_writes(backend: Any) -> None:
 
 def commands_line(text: str) -> str:
     return text.rpartition("<|Commands|>:")[2].strip()
+
+
+# -- grammar-constrained decoding ---------------------------------------------------------------
+
+META = (
+    "You are MOSS, a helpful assistant. Think first, then write a Commands line that calls the "
+    "tools you need, or None, then answer using the results.\n"
+    "Capabilities and tools that MOSS can possess.\n- Inner thoughts: enabled.\n"
+    "- Calculator: enabled. API: Calculate(expression)\n"
+)
+# Questions the shipped adapter answers with a search, a word in Calculate, or a story sent to
+# Solve when it writes freely; held to Calculate alone, every line must still parse.
+HARD = (
+    "Mix red and white paint: what colour do I get?",
+    "What is 19.60 times 40?",
+    "Who painted the Mona Lisa?",
+    "Sandy grew 51 pumpkins and Mike grew 23. How many did they grow?",
+)
+
+
+def _calculate_only() -> str:
+    from agent.grammar import phase1_grammar
+    from plugins import default_registry
+
+    registry = default_registry()
+    registry.disable("Search")
+    registry.disable("Solve")
+    return phase1_grammar(registry.enabled(), 2)
+
+
+def _checked(text: str) -> list[str]:
+    """The calls of a constrained phase-1 text, after checking it parses cleanly."""
+    from agent.protocol import parse_phase1
+    from plugins.calculator import evaluate
+
+    phase1 = parse_phase1(text)
+    assert not phase1.problems and not phase1.parsed.errors, text
+    for call in phase1.parsed.calls:
+        assert call.name == "Calculate", text
+        try:
+            evaluate(call.argument)
+        except ValueError as error:  # a value the calculator refuses, never a form
+            assert "zero" in str(error) or "large" in str(error), (call.argument, error)
+    return [c.render() for c in phase1.parsed.calls]
+
+
+def _prompt(question: str) -> str:
+    return f"{META}<|Human|>: {question}<eoh>\n<|Inner Thoughts|>:"
+
+
+def test_a_constrained_stream_always_parses_and_calls_only_enabled_tools(backend: Any) -> None:
+    grammar = _calculate_only()
+    for question in HARD:
+        gen = run_stream(
+            backend.stream(_prompt(question), stop=("<eoc>",), max_new_tokens=96, grammar=grammar)
+        )
+        assert gen.stop == "<eoc>", gen.text
+        _checked(gen.text)
+
+
+def test_the_grammar_leaves_a_line_that_fits_it_as_it_was(backend: Any) -> None:
+    prompt = _prompt("What is 4/7?")
+    free = run_stream(backend.stream(prompt, stop=("<eoc>",), max_new_tokens=48))
+    held = run_stream(
+        backend.stream(prompt, stop=("<eoc>",), max_new_tokens=48, grammar=_calculate_only())
+    )
+    assert _checked(held.text) == ['Calculate("4/7")'] and held.text == free.text
+
+
+def test_a_constrained_batch_holds_every_row(backend: Any) -> None:
+    gens = backend.generate_batch(
+        [_prompt(q) for q in HARD], stop=("<eoc>",), max_new_tokens=96, grammar=_calculate_only()
+    )
+    for gen in gens:
+        assert gen.stop == "<eoc>", gen.text
+        _checked(gen.text)
+
+
+def test_constrained_alternatives_all_parse(backend: Any) -> None:
+    gens = backend.alternatives(
+        _prompt(HARD[1]), stop=("<eoc>",), max_new_tokens=96, n=4, grammar=_calculate_only()
+    )
+    assert gens  # llama.cpp: 4 held beams; transformers: the beams the grammar admits
+    if backend.name.startswith("llama.cpp"):
+        assert len(gens) == 4
+    for gen in gens:
+        _checked(gen.text)
