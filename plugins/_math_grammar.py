@@ -2,8 +2,8 @@
 
 The grammars are deliberately narrower than the parser. They admit the forms a model should
 write: numbers with an optional decimal part, ``+ - * / // ^ **``, brackets, unary minus,
-``n%`` after a number and ``n!`` after a whole one, the functions of ``_safe_math.FUNCTIONS``
-with their arities, ``pi`` and ``e``. So every line they admit is one the calculator parses: a
+``n%`` after a number, ``n!`` after a whole one or a bracket (``(7-4)!``), the functions of
+``_safe_math.FUNCTIONS`` with their arities, ``pi`` and ``e``. So every line they admit is one the calculator parses: a
 property test in ``tests/test_grammar.py`` walks the grammar at random and checks exactly that.
 Solve also takes a coefficient before an unknown or a bracket (``2x``, ``4(x-8)``).
 
@@ -55,7 +55,7 @@ expr: term (ADD term)*
 term: factor (MUL factor)*
 factor: "-" factor | power
 power: postfix (POW factor)?
-postfix: NUMBER "%" | INT "!" | atom
+postfix: NUMBER "%" | INT "!" | "(" expr ")" "!" | atom
 atom: NUMBER
     | "(" expr ")"
     | {constants}

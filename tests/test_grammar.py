@@ -129,7 +129,7 @@ def test_every_walk_through_the_solve_grammar_parses_as_equations() -> None:
     "line",
     ["4817*63", "19.60*40", "2^17", "sqrt(7056)", "7!", "15%*2460", "pow(12, 1/3)",
      "(1300+700+1100)/2", "-5+3", "ceil(500/375)", "log(100, 10)", "sin(pi/5)", "98-8",
-     "2 * 3 + 4", "max(1, 2, 3)", "1000*(1+5/100)^3"],
+     "2 * 3 + 4", "max(1, 2, 3)", "1000*(1+5/100)^3", "7!/(4!*(7-4)!)"],
 )  # fmt: skip
 def test_the_calculate_grammar_admits_what_a_model_should_write(line: str) -> None:
     assert accepts(calculate_grammar(), line)
