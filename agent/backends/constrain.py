@@ -75,10 +75,16 @@ class Constraint:
 
 def vocabulary_of_llama(llm: Any) -> Any:
     """llguidance's view of a ``llama_cpp.Llama`` model's vocabulary (about a second)."""
+    import warnings
+
     import llama_cpp
     from llguidance.llamacpp import lltokenizer_from_vocab
 
-    return lltokenizer_from_vocab(llama_cpp.llama_model_get_vocab(llm.model))
+    with warnings.catch_warnings():
+        # It reads each token's attributes through a call llama-cpp-python marks deprecated:
+        # one warning per token (49,152 of them) would bury everything else.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return lltokenizer_from_vocab(llama_cpp.llama_model_get_vocab(llm.model))
 
 
 def vocabulary_of_hf(tokenizer: Any, n_vocab: int | None = None) -> Any:
