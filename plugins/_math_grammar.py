@@ -76,10 +76,10 @@ def calculate_grammar() -> str:
 
 def solve_grammar() -> str:
     """Solve's argument: one or more equations over single-letter unknowns (``2x+4y=10``),
-    separated by ``;`` (and an optional space), with an optional list of the unknowns to solve
-    for at the end (``; t``)."""
+    separated by ``;`` (and an optional space), with an optional ``;`` at the end."""
     return (
-        "start: equation (SEP equation)*\n"
+        # A trailing ";" is harmless to the solver, and the adapter writes one after a system.
+        'start: equation (SEP equation)* ";"?\n'
         "equation: expr EQ expr\n"
         "EQ: / ?= ?/\n"
         "SEP: /; ?/\n"

@@ -157,7 +157,15 @@ def test_the_calculate_grammar_refuses_words_unknowns_and_broken_lines(line: str
 
 
 @pytest.mark.parametrize(
-    "line", ["x+y=30;x-y=8", "2x+4y=10; x+y=4", "3y - 7 = 20", "x/2+3=10", "6^2 + b^2 = 10^2"]
+    "line",
+    [
+        "x+y=30;x-y=8",
+        "2x+4y=10; x+y=4",
+        "3y - 7 = 20",
+        "x/2+3=10",
+        "6^2 + b^2 = 10^2",
+        "x+3z=-2;2y+z=6;",
+    ],
 )
 def test_the_solve_grammar_admits_equations(line: str) -> None:
     assert accepts(solve_grammar(), line)
