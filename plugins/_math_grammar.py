@@ -3,8 +3,9 @@
 The grammars are deliberately narrower than the parser. They admit the forms a model should
 write: numbers with an optional decimal part, ``+ - * / // ^ **``, brackets, unary minus,
 ``n%`` after a number, ``n!`` after a whole one or a bracket (``(7-4)!``), the functions of
-``_safe_math.FUNCTIONS`` with their arities, ``pi`` and ``e``. So every line they admit is one the calculator parses: a
-property test in ``tests/test_grammar.py`` walks the grammar at random and checks exactly that.
+``_safe_math.FUNCTIONS`` with their arities, ``pi`` and ``e``. So every line they admit is
+one the calculator parses: a property test in ``tests/test_grammar.py`` walks the grammar at
+random and checks exactly that.
 Solve also takes a coefficient before an unknown or a bracket (``2x``, ``4(x-8)``).
 
 Left out on purpose: thousands commas (``4,817``: the training data never writes them, and

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python did not build here")
 
-from agent import Agent  # noqa: E402
-from agent.backends.scripted import ScriptedBackend  # noqa: E402
-from agent.errors import ModelNotAvailableError  # noqa: E402
+from agent import Agent
+from agent.backends.scripted import ScriptedBackend
+from agent.errors import ModelNotAvailableError
 
 QUESTION = "Who painted the Mona Lisa?"
 
