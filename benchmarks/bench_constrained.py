@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    report_machine()
+    report_machine(None)
 
     from agent.backends.llamacpp import LlamaCppBackend
     from agent.loop import Agent
