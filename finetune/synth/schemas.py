@@ -148,8 +148,10 @@ def _step_family(name: str, step: Step, train: Sequence[str], heldout: Sequence[
         d.rng.shuffle(people)
         things = list(_THINGS[split])
         d.rng.shuffle(things)
-        slots = {"p": people[0], "q": people[1], "things": things[0].many,
-                 "thing": things[0].one, "box": things[0].box, "boxes": things[0].boxes, "other": things[1].many}  # fmt: skip
+        first, other = things[0], things[1]
+        slots: dict[str, Any] = {"p": people[0], "q": people[1], "things": first.many,
+                                 "thing": first.one, "box": first.box, "boxes": first.boxes,
+                                 "other": other.many}  # fmt: skip
         slots |= step.numbers(d.rng)
         text = d.text(**slots)
         if d.rng.random() < 0.3:
