@@ -171,7 +171,7 @@ def test_the_solve_grammar_admits_equations(line: str) -> None:
     assert accepts(solve_grammar(), line)
 
 
-@pytest.mark.parametrize("line", ["x+y", "red=white", "x=1;", "2+2"])
+@pytest.mark.parametrize("line", ["x+y", "red=white", "x=1;;", "2+2", "x=1;y"])
 def test_the_solve_grammar_refuses_what_is_not_an_equation(line: str) -> None:
     assert not accepts(solve_grammar(), line)
 

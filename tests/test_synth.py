@@ -507,7 +507,7 @@ def test_failed_kind_shows_no_result_and_a_reply_that_invents_nothing() -> None:
     # After every kind drawn before it, and 0 by default, as every kind after it is: every mix
     # drawn before it (the shipped adapter's first stage) draws the same.
     after = list(MIX)[list(MIX).index("failed") :]
-    assert after == ["failed", "story"] and not any(MIX[k] for k in after)
+    assert after == ["failed", "story", "steps"] and not any(MIX[k] for k in after)
     assert generate(40, seed=5, mix={"failed": 0.0}) == generate(40, seed=5)
     convs = generate(60, seed=7, mix={k: float(k == "failed") for k in MIX})
     tools = set()

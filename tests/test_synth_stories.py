@@ -126,11 +126,12 @@ def test_an_unreadable_file_is_a_story_error(tmp_path: Path) -> None:
         load_file(tmp_path / "missing.jsonl")
 
 
-def test_story_kind_is_last_and_off_by_default() -> None:
+def test_story_kind_comes_after_the_older_kinds_and_is_off_by_default() -> None:
     from finetune.synth.generate import MIX, generate
 
-    assert list(MIX)[-1] == "story" and MIX["story"] == 0
-    assert generate(20, seed=5, mix={"story": 0.0}) == generate(20, seed=5)
+    # Only the steps kind, added after it, follows it.
+    assert list(MIX)[-2:] == ["story", "steps"] and MIX["story"] == MIX["steps"] == 0
+    assert generate(20, seed=5, mix={"story": 0.0, "steps": 0.0}) == generate(20, seed=5)
 
 
 def test_story_kind_deals_each_problem_once_before_any_twice() -> None:
