@@ -58,7 +58,7 @@ def main() -> None:
         differ += texts["free"] != texts["grammar"]
 
     # The grammar's own work per token: replay the constrained texts through a fresh matcher.
-    vocab = backend._vocabulary  # built by the constrained runs above
+    vocab = backend._grammars.vocabulary()  # read by the constrained runs above
     mask_seconds, tokens = 0.0, 0
     for prompt in prompts[:10]:
         gen = run_stream(

@@ -16,6 +16,7 @@ writing them as a GBNF rule that forbids ``<`` in them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agent.errors import BackendError
@@ -71,6 +72,33 @@ class Constraint:
     def copy(self) -> Constraint:
         """An independent copy at the same point (a beam that branches)."""
         return Constraint(self._vocabulary, self.grammar, _matcher=self._matcher.deep_copy())
+
+
+class Grammars:
+    """The grammars one backend has met, each compiled once over its vocabulary.
+
+    ``start(grammar)`` gives each completion (a stream, a batch row, a beam search) a fresh
+    ``Constraint`` by copying the compiled matcher, so a batch of 16 rows compiles the grammar
+    once, not 16 times. The vocabulary is read on the first grammar (``vocabulary()``): a
+    backend that never constrains never pays for it.
+    """
+
+    def __init__(self, vocabulary: Callable[[], Any]) -> None:
+        self._read_vocabulary = vocabulary
+        self._vocabulary: Any = None
+        self._compiled: dict[str, Constraint] = {}
+
+    def vocabulary(self) -> Any:
+        """llguidance's view of the backend's vocabulary, read once."""
+        if self._vocabulary is None:
+            self._vocabulary = self._read_vocabulary()
+        return self._vocabulary
+
+    def start(self, grammar: str) -> Constraint:
+        """A ``Constraint`` at the start of ``grammar``."""
+        if grammar not in self._compiled:
+            self._compiled[grammar] = Constraint(self.vocabulary(), grammar)
+        return self._compiled[grammar].copy()
 
 
 def vocabulary_of_llama(llm: Any) -> Any:

@@ -44,7 +44,7 @@ from agent.backends.base import (
     finish,
     stream_still_open,
 )
-from agent.backends.constrain import Constraint, vocabulary_of_llama
+from agent.backends.constrain import Constraint, Grammars, vocabulary_of_llama
 from agent.backends.llamacpp_load import open_llama
 from agent.errors import BackendError
 from agent.turnlock import TurnLock
@@ -96,7 +96,7 @@ class LlamaCppBackend:
         self._free = weakref.finalize(self, native.llama_batch_free, self._batch)
         self._rng = np.random.default_rng(seed)
         self._cached_ids: list[int] = []  # exactly the ids sequence 0's KV cells hold
-        self._vocabulary: Any = None  # llguidance's view of the vocabulary, on first grammar
+        self._grammars = Grammars(lambda: vocabulary_of_llama(self.llm))
         self._turns = TurnLock(stream_still_open)
 
     @classmethod
@@ -359,12 +359,7 @@ class LlamaCppBackend:
         return self._np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
 
     def _constraint(self, grammar: str | None) -> Constraint | None:
-        """A fresh ``Constraint`` for ``grammar`` over this model's vocabulary (built once)."""
-        if grammar is None:
-            return None
-        if self._vocabulary is None:
-            self._vocabulary = vocabulary_of_llama(self.llm)
-        return Constraint(self._vocabulary, grammar)
+        return None if grammar is None else self._grammars.start(grammar)
 
     def _is_eog(self, token: int) -> bool:
         return bool(self._native.llama_vocab_is_eog(self._vocab, token))

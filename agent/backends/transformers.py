@@ -34,7 +34,7 @@ from agent.backends.base import (
     finish,
     stream_still_open,
 )
-from agent.backends.constrain import Constraint, vocabulary_of_hf
+from agent.backends.constrain import Constraint, Grammars, vocabulary_of_hf
 from agent.errors import BackendError, ModelNotAvailableError
 from agent.turnlock import TurnLock
 
@@ -103,7 +103,13 @@ class TransformersBackend:
         self._cached_ids: list[int] = []
         # One generation at a time; a stream holds it until read to its end or closed.
         self._turns = TurnLock(stream_still_open)
-        self._vocabulary: Any = None  # llguidance's view of the tokenizer, on first grammar
+        # llguidance's view of the tokenizer, as wide as the logits (an embedding table may be
+        # padded past the tokenizer).
+        self._grammars = Grammars(
+            lambda: vocabulary_of_hf(
+                self.tokenizer, n_vocab=self.model.get_output_embeddings().weight.shape[0]
+            )
+        )
 
     @classmethod
     def from_pretrained(
@@ -263,7 +269,7 @@ class TransformersBackend:
                 found = self._alternatives(prompt, stop, max_new_tokens, n)
                 if grammar is None:
                     return found
-                return [g for g in found if self._new_constraint(grammar).accepts(
+                return [g for g in found if self._grammars.start(grammar).accepts(
                     self._encode(g.text + (g.stop or "")))]  # fmt: skip
             except BackendError:
                 raise
@@ -295,13 +301,6 @@ class TransformersBackend:
         ]
         return ids
 
-    def _new_constraint(self, grammar: str) -> Constraint:
-        """A fresh ``Constraint`` for ``grammar`` over this tokenizer (vocabulary built once)."""
-        if self._vocabulary is None:
-            width = self.model.get_output_embeddings().weight.shape[0]
-            self._vocabulary = vocabulary_of_hf(self.tokenizer, n_vocab=width)
-        return Constraint(self._vocabulary, grammar)
-
     def _masked(self, constraint: Constraint | None, logits: torch.Tensor) -> torch.Tensor:
         """``logits`` (one row) with the tokens ``constraint`` forbids at ``-inf``."""
         import torch
@@ -318,7 +317,7 @@ class TransformersBackend:
 
         ids = self._encode(prompt)
         check_prompt(ids, max_new_tokens, self, "the prompt")
-        constraint = None if grammar is None else self._new_constraint(grammar)
+        constraint = None if grammar is None else self._grammars.start(grammar)
         matcher = StopMatcher(stop)
         detok = _IncrementalDecoder(self.tokenizer)
         started = time.perf_counter()
@@ -474,7 +473,7 @@ class TransformersBackend:
         # Each row's last prompt token stays in its own part: its logits pick the first token.
         shared = common_prefix(rows, limit=min(len(r) for r in rows) - 1)
         matchers = [StopMatcher(stop) for _ in rows]
-        constraints = [None if grammar is None else self._new_constraint(grammar) for _ in rows]
+        constraints = [None if grammar is None else self._grammars.start(grammar) for _ in rows]
         decoders = [_IncrementalDecoder(self.tokenizer) for _ in rows]
         completion = [0] * n
         eos: list[str | None] = [None] * n
