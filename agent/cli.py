@@ -4,7 +4,7 @@
     moss-agent ask "What is 2^17?" [--json]  one turn, for scripts
     moss-agent call 'Search("q"), Calculate("1+2")'   the Results block the model would see
     moss-agent plugins                       installed plugins, their state and API line
-    moss-agent demo | train | merge | synth | eval   (see each --help)
+    moss-agent demo | train | merge | blend | synth | eval   (see each --help)
 
 Heavy modules load inside the command that needs them, so ``--help`` and ``call`` are quick.
 """
@@ -149,6 +149,7 @@ DELEGATED = {
     "demo": ("demo.app", "add_demo_arguments", "run_demo", "start the Gradio demo"),
     "train": ("finetune.train", "add_train_arguments", "run_from_args", "LoRA fine-tuning"),
     "merge": ("finetune.merge", "add_merge_arguments", "run_from_args", "fold an adapter in"),
+    "blend": ("finetune.blend", "add_blend_arguments", "run_from_args", "average adapters"),
     "synth": ("finetune.synth", "add_synth_arguments", "run_synth", "synthetic training data"),
     "eval": ("finetune.evaluate", "add_eval_arguments", "run_eval", "evaluate a model"),
 }

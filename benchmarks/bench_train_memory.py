@@ -9,7 +9,7 @@ parent reads the child's peak resident set size from the kernel (``wait4``) and 
 reports its median step time.
 
     python benchmarks/bench_train_memory.py                 # every setting, 12 steps each
-    python benchmarks/bench_train_memory.py --only baseline,checkpointing
+    python benchmarks/bench_train_memory.py --only whole-batch,default
 """
 
 from __future__ import annotations
@@ -31,24 +31,28 @@ sys.path.insert(0, str(ROOT))
 GSM8K = ROOT.parent / "shared" / "benchmarks" / "gsm8k_train.jsonl"
 
 # name -> (TrainConfig overrides, environment overrides, what it changes)
+WHOLE = {"micro_batch_size": 8, "trim_memory": False}  # how `moss-agent train` ran before
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, str], str]] = {
-    "default": ({}, {}, "as `moss-agent train` runs by default: glibc malloc's own settings"),
+    "whole-batch": (WHOLE, {}, "each batch of 8 in one forward pass, glibc's own settings"),
+    "default": ({}, {}, "as `moss-agent train` runs: micro-batches of 2 rows, heap trimmed"),
+    "micro-2": ({"trim_memory": False}, {}, "micro-batches of 2 rows, heap not trimmed"),
+    "micro-4": ({"micro_batch_size": 4}, {}, "micro-batches of 4 rows, heap trimmed"),
+    "micro-1": ({"micro_batch_size": 1}, {}, "one row per forward pass, heap trimmed"),
+    "trim": ({**WHOLE, "trim_memory": True}, {}, "whole batches, heap trimmed every step"),
     "return-freed": (
-        {"return_freed_memory": True},
+        {**WHOLE, "return_freed_memory": True},
         {},
-        "--return-freed-memory: blocks of 1 MiB and more mapped, unmapped when freed",
+        "whole batches, --return-freed-memory: blocks of 1 MiB and more mapped",
     ),
-    "no-dropout": ({"dropout": 0.0}, {}, "LoRA dropout 0: no copy of each layer's input"),
-    "arena": ({}, {"MALLOC_ARENA_MAX": "2"}, "glibc's settings, but at most 2 malloc arenas"),
     "checkpointing": (
-        {"gradient_checkpointing": True},
+        {**WHOLE, "gradient_checkpointing": True},
         {},
-        "activations recomputed in the backward pass",
+        "whole batches, activations recomputed in the backward pass",
     ),
     "no-head-trim": (
-        {"loss_positions_only": False},
+        {**WHOLE, "loss_positions_only": False},
         {},
-        "the output head on every position (what finetune.loss avoids)",
+        "whole batches, the output head on every position (what finetune.loss avoids)",
     ),
 }
 

@@ -109,6 +109,14 @@ class TrainConfig:
             "with --no-loss-positions-only)."
         ),
     )
+    micro_batch_size: int = field(
+        default=0,
+        metadata=_help(
+            "Rows per forward pass: each batch runs in micro-batches of this many rows whose "
+            "gradients add up to the batch's (the same update, finetune.micro). Memory grows "
+            "with it, step time hardly. 0: 2 on a CPU, the whole batch on a GPU."
+        ),
+    )
     grad_accum: int = field(
         default=2,
         metadata=_help(
@@ -169,6 +177,14 @@ class TrainConfig:
             "logits everywhere, as the model's own loss does."
         ),
     )
+    trim_memory: bool = field(
+        default=True,
+        metadata=_help(
+            "Hand the C library's (glibc) free heap pages back to the system after every "
+            "optimizer step, so a long run's resident memory stays near its first steps' "
+            "instead of growing with every new batch shape (finetune.memory)."
+        ),
+    )
     return_freed_memory: bool = field(
         default=False,
         metadata=_help(
@@ -206,6 +222,11 @@ class TrainConfig:
             ),
             (self.max_steps >= 0, "max_steps < 0: use 0 to train for --epochs instead."),
             (self.batch_size >= 1, f"batch_size={self.batch_size}: set --batch-size >= 1."),
+            (
+                self.micro_batch_size >= 0,
+                f"micro_batch_size={self.micro_batch_size}: set --micro-batch-size >= 0 "
+                "(0: chosen for the device).",
+            ),
             (self.grad_accum >= 1, f"grad_accum={self.grad_accum}: set --grad-accum >= 1."),
             (self.max_length >= 16, f"max_length={self.max_length}: set --max-length >= 16."),
             (

@@ -13,6 +13,10 @@ The price is a page fault for every page of every new block: on 2 cores with AVX
 10 steps of the default model at batch 8 peaked at 6.8 GB against 9.9 GB, at 41.5 against
 21.4 s a step (``benchmarks/bench_train_memory.py``). So it is opt-in:
 ``moss-agent train --return-freed-memory``, for a machine where memory, not time, runs out.
+
+``trim_free_pages`` (on by default, once per optimizer step) returns the same pages at the
+cost of one page fault per page per step; with micro-batches (``finetune.micro``) it sets the
+default run's peak (``benchmarks/bench_train_memory.py`` measures each setting).
 """
 
 from __future__ import annotations
@@ -43,3 +47,25 @@ def return_freed_memory(threshold: int = MMAP_THRESHOLD) -> bool:
     if not done:
         log.debug("mallopt(M_MMAP_THRESHOLD) refused; malloc keeps its defaults")
     return done
+
+
+def trim_free_pages() -> bool:
+    """Hand the free pages inside glibc's heaps back to the system (``malloc_trim(0)``); False
+    where the C library is not glibc.
+
+    A step's activations are freed when it ends, but the heap keeps their pages, and blocks of
+    the next batch's other sizes are cut from elsewhere, so the heap's footprint ratchets up
+    with every new batch shape. Trimming once a step returns those pages; only the pages the
+    next step touches again are faulted back in, once a step rather than once a block (which is
+    what makes ``return_freed_memory`` slow).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    malloc_trim(0)
+    return True

@@ -50,6 +50,7 @@ from finetune.data import (
     rebuild_meta_instruction,
 )
 from finetune.loss import LossPositions, selected_loss
+from finetune.micro import micro_batch_trainer, resolve_rows
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +243,10 @@ def prepare_data(
 def _training_arguments(config: TrainConfig, has_eval: bool) -> Any:
     import inspect
 
-    import torch
     from transformers import TrainingArguments
 
     bf16 = resolve_bf16(config.bf16)
-    accelerated = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    accelerated = _accelerated()
     periodic_eval = has_eval and config.eval_steps > 0
     kwargs: dict[str, Any] = dict(
         output_dir=config.out,
@@ -283,6 +283,26 @@ def _training_arguments(config: TrainConfig, has_eval: bool) -> Any:
     else:
         kwargs["group_by_length"] = config.group_by_length
     return TrainingArguments(**kwargs)
+
+
+def _accelerated() -> bool:
+    """Whether training runs on a GPU (CUDA or XPU) rather than the CPU."""
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+
+
+def _trim_each_step() -> Any:
+    """A Trainer callback that runs ``finetune.memory.trim_free_pages`` after every step."""
+    from transformers import TrainerCallback
+
+    from finetune.memory import trim_free_pages
+
+    class TrimEachStep(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            trim_free_pages()
+
+    return TrimEachStep()
 
 
 def linear_module_names(model: Any) -> list[str]:
@@ -406,13 +426,17 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     args = _training_arguments(config, has_eval=bool(eval_examples))
     positions = LossPositions(model) if config.loss_positions_only else None
     trainer_class = Trainer if positions is None else _loss_positions_trainer(Trainer, positions)
+    rows = resolve_rows(config.micro_batch_size, config.batch_size, _accelerated())
+    if rows < config.batch_size:
+        trainer_class = micro_batch_trainer(trainer_class, rows)
+    step_callbacks = [*callbacks, _trim_each_step()] if config.trim_memory else list(callbacks)
     trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train_examples,
         eval_dataset=eval_examples or None,
         data_collator=PadCollator(pad_id, 8 if torch.cuda.is_available() else None),
-        callbacks=list(callbacks),
+        callbacks=step_callbacks,
         compute_loss_func=selected_loss if positions is not None else None,
     )
     try:

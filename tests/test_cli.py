@@ -71,7 +71,18 @@ def test_plugins_lists_state_and_api() -> None:
 
 def test_help_lists_every_command() -> None:
     out = moss_agent("--help")
-    for command in ("chat", "ask", "call", "plugins", "demo", "train", "merge", "synth", "eval"):
+    for command in (
+        "chat",
+        "ask",
+        "call",
+        "plugins",
+        "demo",
+        "train",
+        "merge",
+        "blend",
+        "synth",
+        "eval",
+    ):
         assert command in out.stdout
 
 
