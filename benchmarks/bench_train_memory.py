@@ -34,10 +34,14 @@ GSM8K = ROOT.parent / "shared" / "benchmarks" / "gsm8k_train.jsonl"
 WHOLE = {"micro_batch_size": 8, "trim_memory": False}  # how `moss-agent train` ran before
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, str], str]] = {
     "whole-batch": (WHOLE, {}, "each batch of 8 in one forward pass, glibc's own settings"),
-    "default": ({}, {}, "as `moss-agent train` runs: micro-batches of 2 rows, heap trimmed"),
-    "micro-2": ({"trim_memory": False}, {}, "micro-batches of 2 rows, heap not trimmed"),
+    "default": ({}, {}, "as `moss-agent train` runs on a CPU: one row a pass, heap trimmed"),
+    "micro-2": ({"micro_batch_size": 2}, {}, "micro-batches of 2 rows, heap trimmed"),
+    "micro-2-untrimmed": (
+        {"micro_batch_size": 2, "trim_memory": False},
+        {},
+        "micro-batches of 2 rows, heap not trimmed",
+    ),
     "micro-4": ({"micro_batch_size": 4}, {}, "micro-batches of 4 rows, heap trimmed"),
-    "micro-1": ({"micro_batch_size": 1}, {}, "one row per forward pass, heap trimmed"),
     "trim": ({**WHOLE, "trim_memory": True}, {}, "whole batches, heap trimmed every step"),
     "return-freed": (
         {**WHOLE, "return_freed_memory": True},
