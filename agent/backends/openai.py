@@ -45,6 +45,11 @@ Behaviour worth knowing
   ``llama-server`` with several slots). Not for llama-cpp-python's server as it starts: a new
   request interrupts the one it is running, which then ends early without an error; start it
   with ``--interrupt_requests False`` (it still answers them one at a time).
+* Constrained decoding: the Agent's phase-1 grammar (``agent.grammar``) is sent in GBNF
+  (``agent.gbnf``) in the request field ``grammar_field`` names: ``grammar`` (the default)
+  for llama.cpp's servers, ``guided_grammar`` for vLLM. ``grammar_field=None`` sends none. A
+  server that answers HTTP 400 naming the field is asked again without it, and never again
+  with it (one warning in the log); a grammar that does not translate is not sent either.
 * ``count_tokens`` asks the server's tokenizer (vLLM ``/tokenize``, llama-cpp-python
   ``/extras/tokenize``, llama.cpp ``/tokenize``) when one answers, else estimates 4 characters per
   token, which is roughly right for English BPE vocabularies and errs high for code and digits.
@@ -55,6 +60,7 @@ from __future__ import annotations
 import functools
 import http.client
 import json
+import logging
 import math
 import time
 import urllib.error
@@ -64,6 +70,9 @@ from typing import Any
 
 from agent.backends.base import Generation, StopMatcher, TextStream, run_stream
 from agent.errors import BackendError
+from agent.gbnf import GrammarNotConvertible, to_gbnf
+
+log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4  # the estimate used when no tokenizer is reachable
 
@@ -108,6 +117,7 @@ class OpenAICompatibleBackend:
         server_stops: bool = True,
         extra: Mapping[str, Any] | None = None,
         max_concurrency: int = 1,
+        grammar_field: str | None = "grammar",
     ) -> None:
         root = base_url.rstrip("/")
         self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
@@ -121,6 +131,10 @@ class OpenAICompatibleBackend:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.max_concurrency = max_concurrency
+        self.grammar_field = grammar_field
+        # The Agent sends a phase-1 grammar only to a backend that says it constrains.
+        self.constrains = grammar_field is not None
+        self._gbnf = functools.lru_cache(maxsize=64)(_gbnf_or_none)
         self.name = f"openai:{model}@{self.base_url}"
         self._tokenizer = tokenizer
         # Which tokenize route this server has: unknown (None) until probed, "" when none works.
@@ -159,7 +173,12 @@ class OpenAICompatibleBackend:
     # --------------------------------------------------------------- stream
 
     def generate_batch(
-        self, prompts: Sequence[str], *, stop: Sequence[str], max_new_tokens: int
+        self,
+        prompts: Sequence[str],
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """Complete every prompt, as concurrent requests; one ``Generation`` per prompt, in order.
 
@@ -168,7 +187,9 @@ class OpenAICompatibleBackend:
         from concurrent.futures import ThreadPoolExecutor
 
         def one(prompt: str) -> Generation:
-            return run_stream(self.stream(prompt, stop=stop, max_new_tokens=max_new_tokens))
+            return run_stream(
+                self.stream(prompt, stop=stop, max_new_tokens=max_new_tokens, grammar=grammar)
+            )
 
         if not prompts:
             return []
@@ -177,8 +198,16 @@ class OpenAICompatibleBackend:
             futures = [pool.submit(one, p) for p in prompts]
         return [f.result() for f in futures]  # the pool has waited for all of them
 
-    def stream(self, prompt: str, *, stop: Sequence[str], max_new_tokens: int) -> TextStream:
-        """Stream the completion of ``prompt`` up to the first stop string.
+    def stream(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        grammar: str | None = None,
+    ) -> TextStream:
+        """Stream the completion of ``prompt`` up to the first stop string; ``grammar``
+        (llguidance text, ``agent.grammar``) goes to the server as GBNF (see above).
 
         Yields text pieces (never part of a stop string) and returns a ``Generation``.
         Raises ``BackendError`` when the server is unreachable, answers an error, or stalls for
@@ -196,6 +225,10 @@ class OpenAICompatibleBackend:
         }
         if stops and self.server_stops:
             body["stop"] = stops
+        field = self.grammar_field
+        gbnf = self._gbnf(grammar) if grammar and field else None
+        if gbnf is not None and field is not None:
+            body[field] = gbnf
         url = self._url("/v1/completions")
         matcher = StopMatcher(stops)
         usage: Mapping[str, Any] | None = None
@@ -205,7 +238,16 @@ class OpenAICompatibleBackend:
         started = time.perf_counter()
         first_at: float | None = None
 
-        response = self._open("/v1/completions", body)
+        try:
+            response = self._open("/v1/completions", body)
+        except BackendError as error:
+            if field is None or field not in body or not _refuses_field(error, field):
+                raise
+            log.warning("%s does not take %r: phase-1 lines go unconstrained", url, field)
+            self.grammar_field = None
+            self.constrains = False
+            del body[field]
+            response = self._open("/v1/completions", body)
         try:
             for event in _events(response, url, self.timeout):
                 if event.get("usage"):
@@ -387,6 +429,20 @@ def _decode(data: bytes, url: str) -> dict[str, Any]:
         message = error.get("message", error) if isinstance(error, dict) else error
         raise BackendError(f"{url} failed during generation: {message} (check the server log)")
     return event
+
+
+def _gbnf_or_none(grammar: str) -> str | None:
+    try:
+        return to_gbnf(grammar)
+    except GrammarNotConvertible as error:
+        log.warning("the phase-1 grammar is not sent (no GBNF for it): %s", error)
+        return None
+
+
+def _refuses_field(error: BackendError, field: str) -> bool:
+    """Whether a server's error says it does not take the request field ``field``."""
+    text = str(error)
+    return ("HTTP 400" in text or "HTTP 422" in text) and field in text
 
 
 def _server_stop(finish: str | None, reported: str | None, stops: Sequence[str]) -> str | None:
