@@ -335,3 +335,54 @@ def test_http_error_names_the_url(server: str) -> None:
     backend = OpenAICompatibleBackend(f"{server}/not-here", "smollm2")
     with pytest.raises(BackendError, match=r"/not-here/v1/completions answered HTTP 404"):
         run_stream(backend.stream("hi", stop=[], max_new_tokens=4))
+
+
+def test_a_server_that_refuses_the_grammar_field_is_asked_again_without_it() -> None:
+    """As the OpenAI API answers a field it does not know: HTTP 400 naming it. The backend
+    retries without the grammar and stops sending it; vLLM's field name goes where asked."""
+    from agent.grammar import phase1_grammar
+    from plugins import default_registry
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path == "/v1/completions":  # not the tokenize routes count_tokens tries
+                received.append(body)
+            if "grammar" in body:
+                error = {"error": {"message": "Unrecognized request argument supplied: grammar"}}
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps(error).encode())
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            answer = {"choices": [{"text": " ok", "finish_reason": "stop"}]}
+            self.wfile.write(b"data: " + json.dumps(answer).encode() + b"\n\ndata: [DONE]\n\n")
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    grammar = phase1_grammar(default_registry().enabled(), 2)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        backend = OpenAICompatibleBackend(url, "m")
+        assert backend.constrains
+        for _ in range(2):
+            gen = run_stream(backend.stream("p", stop=[], max_new_tokens=4, grammar=grammar))
+            assert gen.text == " ok"
+        assert not backend.constrains
+        assert ["grammar" in r for r in received] == [True, False, False]
+        assert received[0]["grammar"].startswith("root ::= ")
+        vllm = OpenAICompatibleBackend(url, "m", grammar_field="guided_grammar")
+        run_stream(vllm.stream("p", stop=[], max_new_tokens=4, grammar=grammar))
+        assert received[-1]["guided_grammar"] == received[0]["grammar"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
