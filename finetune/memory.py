@@ -22,8 +22,10 @@ default run's peak (``benchmarks/bench_train_memory.py`` measures each setting).
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import sys
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +33,28 @@ M_MMAP_THRESHOLD = -3  # mallopt parameters, from glibc's malloc.h
 MMAP_THRESHOLD = 1 << 20  # bytes: blocks this large and larger are mapped, and unmapped when freed
 
 
+@functools.cache  # trim_free_pages runs once a training step
+def _glibc(name: str, *argtypes: Any) -> Any:
+    """The process's own C library function ``name`` (returning an int), or None where there
+    is none: not Linux, or a C library other than glibc (musl has no mallopt or malloc_trim)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = list(argtypes)
+    function.restype = ctypes.c_int
+    return function
+
+
 def return_freed_memory(threshold: int = MMAP_THRESHOLD) -> bool:
     """Make glibc map blocks of ``threshold`` bytes and more, so that freeing them returns the
     memory; False where the C library is not glibc (nothing is changed then).
     """
-    if not sys.platform.startswith("linux"):
+    mallopt = _glibc("mallopt", ctypes.c_int, ctypes.c_int)
+    if mallopt is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
-    except (OSError, AttributeError):  # no mallopt: musl, or an unusual build
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     done = mallopt(M_MMAP_THRESHOLD, threshold) == 1
     if not done:
         log.debug("mallopt(M_MMAP_THRESHOLD) refused; malloc keeps its defaults")
@@ -59,13 +71,8 @@ def trim_free_pages() -> bool:
     next step touches again are faulted back in, once a step rather than once a block (which is
     what makes ``return_freed_memory`` slow).
     """
-    if not sys.platform.startswith("linux"):
+    malloc_trim = _glibc("malloc_trim", ctypes.c_size_t)
+    if malloc_trim is None:
         return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    malloc_trim.argtypes = [ctypes.c_size_t]
-    malloc_trim.restype = ctypes.c_int
     malloc_trim(0)
     return True
