@@ -237,6 +237,8 @@ class _Grammar:
         statements = list(_statements(lark))
         for name, _, _ in statements:
             names[name] = f"{prefix}-{name.lower().replace('_', '-')}"
+        if len(set(names.values())) < len(names):  # GBNF names: lower case, no underscores
+            raise GrammarNotConvertible(f"rule names that differ only in case or '_': {names}")
         if "start" not in names:
             raise GrammarNotConvertible("the Lark grammar has no 'start' rule")
         for name, attr, toks in statements:

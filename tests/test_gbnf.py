@@ -106,6 +106,8 @@ def test_what_gbnf_cannot_say_is_refused_by_name() -> None:
         to_gbnf('%import common.NUMBER\nstart: "a"')
     with pytest.raises(GrammarNotConvertible, match="no 'start' rule"):
         to_gbnf('top: "a"')
+    with pytest.raises(GrammarNotConvertible, match="differ only in case"):
+        to_gbnf('start: a A\na: "x"\nA: "y"')
     with pytest.raises(GrammarNotConvertible, match="names no sub-grammar"):
         to_gbnf('{"grammars": [{"lark_grammar": "start: @missing"}]}')
 
