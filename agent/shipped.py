@@ -37,6 +37,17 @@ def default_adapter() -> ShippedAdapter | None:
     return ShippedAdapter(path=path, preset=adapter_preset(path))
 
 
+def adapter_folder(name: str | os.PathLike[str]) -> Path:
+    """The folder an adapter argument names: ``default`` is the shipped adapter, wherever the
+    package is installed (unless a folder called ``default`` is where the command runs).
+
+    >>> adapter_folder("default") == ADAPTER_DIR, adapter_folder("runs/a")
+    (True, PosixPath('runs/a'))
+    """
+    folder = Path(name)
+    return ADAPTER_DIR if str(name) == "default" and not folder.exists() else folder
+
+
 def adapter_preset(path: str | os.PathLike[str]) -> Preset:
     """The meta-instruction preset the adapter in ``path`` was trained with ("short" if unsaid).
 

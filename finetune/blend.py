@@ -30,15 +30,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.errors import ModelNotAvailableError, MossAgentError
-from agent.shipped import ADAPTER_DIR, SETTINGS_FILE
+from agent.shipped import SETTINGS_FILE, adapter_folder
 
 # LoRA settings that change what a weight means; adapters that differ in one cannot be blended.
 _MUST_AGREE = ("target_modules", "use_rslora", "use_dora", "bias", "modules_to_save", "peft_type")
 
 
-def adapter_folder(name: str | os.PathLike[str]) -> Path:
-    """``default`` is the shipped adapter; anything else is a folder holding a peft adapter."""
-    folder = ADAPTER_DIR if str(name) == "default" else Path(name)
+def _adapter(name: str | os.PathLike[str]) -> Path:
+    folder = adapter_folder(name)
     if not (folder / "adapter_config.json").is_file():
         raise ModelNotAvailableError(
             f"{folder} holds no adapter_config.json: pass `default` or the --out folder of "
@@ -86,7 +85,7 @@ def blend(
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise MossAgentError(f"{target} exists and is not empty: choose a new --out folder.")
-    folders = [adapter_folder(a) for a in adapters]
+    folders = [_adapter(a) for a in adapters]
     configs = [json.loads((f / "adapter_config.json").read_text("utf-8")) for f in folders]
     _agree(configs, folders)
     tensors = [load_file(str(f / "adapter_model.safetensors")) for f in folders]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConversationError, MossAgentError
+from agent.shipped import adapter_folder
 from finetune.config import (
     TrainConfig,
     TrainConfigError,
@@ -167,14 +168,7 @@ def check_lora_matches(folder: Path, config: TrainConfig, fix: str) -> None:
 def init_adapter_folder(config: TrainConfig) -> Path | None:
     """The folder ``--init-adapter`` names; ``default`` is the shipped adapter, wherever the
     package is installed (unless a folder called ``default`` is where the command runs)."""
-    if not config.init_adapter:
-        return None
-    folder = Path(config.init_adapter)
-    if config.init_adapter == "default" and not folder.exists():
-        from agent.shipped import ADAPTER_DIR
-
-        return ADAPTER_DIR
-    return folder
+    return adapter_folder(config.init_adapter) if config.init_adapter else None
 
 
 def _check_init_adapter(config: TrainConfig) -> Path | None:
