@@ -8,6 +8,7 @@ no server: they talk to a closed port and to a socket that never answers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import socket
@@ -223,13 +224,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         gguf = default_gguf_path()
     except ModelNotAvailableError as err:
         pytest.skip(f"the default GGUF is not available: {err}")
+    # Let concurrent requests queue: by default a new one cuts the running one short.
+    with llama_server(gguf, tmp_path_factory, "--interrupt_requests", "False") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory, *args: str) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on ``gguf`` with ``args``; yields its base URL once it
+    answers, and stops it on leaving."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX)]
-    # Let concurrent requests queue: by default a new one cuts the running one short.
-    command += ["--interrupt_requests", "False"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), *args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -10,8 +10,6 @@ and Solve grammars, held-out gold lines, and thoughts that contain parts of ``<e
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from agent.gbnf import GrammarNotConvertible, to_gbnf
 from agent.grammar import phase1_grammar
 from plugins import default_registry
 from plugins._math_grammar import calculate_grammar, solve_grammar
+from tests.test_backend_contract import HARD, _calculate_only, _checked, _prompt
 from tests.test_grammar import BYTES, _gold_lines, accepts, walk
 
 
@@ -114,34 +113,6 @@ def test_what_gbnf_cannot_say_is_refused_by_name() -> None:
 
 # ------------------------------------------------------------------ llama.cpp's grammar engine
 
-HARD = (
-    "Mix red and white paint: what colour do I get?",
-    "What is 19.60 times 40?",
-    "Who painted the Mona Lisa?",
-    "Sandy grew 51 pumpkins and Mike grew 23. How many did they grow?",
-)
-
-
-def _calculate_only() -> str:
-    reg = default_registry()
-    reg.disable("Search")
-    reg.disable("Solve")
-    return phase1_grammar(reg.enabled(), 2)
-
-
-def _prompt(question: str) -> str:
-    from tests.test_backend_contract import META
-
-    return f"{META}<|Human|>: {question}<eoh>\n<|Inner Thoughts|>:"
-
-
-def _only_calculate(text: str) -> None:
-    from agent.protocol import parse_phase1
-
-    phase1 = parse_phase1(text)
-    assert not phase1.problems and not phase1.parsed.errors, text
-    assert all(call.name == "Calculate" for call in phase1.parsed.calls), text
-
 
 def _gguf_and_lora() -> tuple[Path, Path]:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python did not build here")
@@ -171,34 +142,18 @@ def test_llama_cpp_holds_the_shipped_model_to_the_gbnf() -> None:
         )
         choice = out["choices"][0]  # type: ignore[index]
         assert choice["finish_reason"] == "stop", choice["text"]
-        _only_calculate(choice["text"] + "<eoc>")
+        _checked(choice["text"] + "<eoc>")
 
 
 @pytest.fixture(scope="module")
 def adapted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A llama.cpp server on the default GGUF with the shipped adapter."""
-    from tests.test_backend_openai import N_CTX, _wait_ready, free_port
+    from tests.test_backend_openai import llama_server
 
     gguf, lora = _gguf_and_lora()
     pytest.importorskip("llama_cpp.server", reason="pip install 'llama-cpp-python[server]'")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
-    command += ["--lora_path", str(lora), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--n_ctx", str(N_CTX)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(url, process, log_path)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with llama_server(gguf, tmp_path_factory, "--lora_path", str(lora)) as url:
+        yield url
 
 
 @pytest.mark.server
@@ -220,7 +175,7 @@ def test_the_server_backend_sends_the_grammar_and_the_server_holds_to_it(
             held.stream(_prompt(question), stop=["<eoc>"], max_new_tokens=96, grammar=grammar)
         )
         assert gen.stop == "<eoc>", gen.text
-        _only_calculate(gen.text + "<eoc>")
+        _checked(gen.text + "<eoc>")
         loose = run_stream(free.stream(_prompt(question), stop=["<eoc>"], max_new_tokens=96))
         changed += loose.text != gen.text
     assert changed > 0  # free, the model calls another tool or writes a word for at least one
