@@ -108,6 +108,14 @@ VLLM_EVENTS: list[dict[str, Any]] = [
 ]
 
 
+def send_error(handler: BaseHTTPRequestHandler, code: int, message: str, **fields: str) -> None:
+    """Answer with HTTP ``code`` and an OpenAI-style JSON error carrying ``message``."""
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json")
+    handler.end_headers()
+    handler.wfile.write(json.dumps({"error": {"message": message, **fields}}).encode())
+
+
 @pytest.fixture()
 def replay() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A local HTTP server answering /v1/completions with VLLM_EVENTS; yields (url, requests)."""
@@ -118,11 +126,7 @@ def replay() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append({"path": self.path, "auth": self.headers["Authorization"], **body})
             if self.headers["Authorization"] != "Bearer secret":
-                error = {"error": {"message": "bad key", "type": "invalid_request_error"}}
-                self.send_response(401)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps(error).encode())
+                send_error(self, 401, "bad key", type="invalid_request_error")
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -359,11 +363,7 @@ def test_a_server_that_refuses_the_grammar_field_is_asked_again_without_it() -> 
             if self.path == "/v1/completions":  # not the tokenize routes count_tokens tries
                 received.append(body)
             if "grammar" in body:
-                error = {"error": {"message": "Unrecognized request argument supplied: grammar"}}
-                self.send_response(400)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps(error).encode())
+                send_error(self, 400, "Unrecognized request argument supplied: grammar")
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
