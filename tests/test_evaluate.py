@@ -18,6 +18,7 @@ from agent.errors import BackendError, ConversationError, PluginError
 from agent.loop import Agent
 from finetune import evaluate as ev
 from finetune.evaluate import Case, Report, evaluate
+from finetune.evaluate import cli as eval_cli
 from plugins import Registry
 
 CORPUS = [
@@ -198,6 +199,27 @@ def test_search_arguments_unscored_without_a_corpus() -> None:
     assert report.overall["argument_accuracy"] is None
 
 
+def test_a_corpus_is_searched_by_the_evaluated_agent_only() -> None:
+    """The corpus replaces the evaluated agent's Search, not the process's: an agent built
+    beside the evaluation, and the command line's configured backend, keep what they had."""
+    from plugins import search
+
+    script = [s for s in SCRIPT if s[0].tool == "Search"]
+    evaluated = scripted_agent(script)
+    bystander = scripted_agent(script)
+    mine = search.LocalIndex()
+    mine.add_many([search.Hit("zorvik", "Zorvik", "Zorvik is a village of 212 people.")])
+    search.configure(backend=mine)
+    try:
+        report = evaluate(lambda: evaluated, [c for c, _, _ in script], CORPUS)
+        assert search.get_backend() is mine
+        assert bystander.plugins.get("Search")("Zorvik village")[0].startswith("Zorvik")
+    finally:
+        search.configure()
+    assert [r.argument_correct for r in report.results] == [True, False]
+    assert evaluated.plugins.get("Search")("Mount Velar height")[0].startswith("Mount Velar")
+
+
 def test_no_tools_disables_every_plugin() -> None:
     script = SCRIPT[:1]
     report = evaluate(lambda: scripted_agent(script), [script[0][0]], CORPUS, no_tools=True)
@@ -349,7 +371,7 @@ def test_cases_file_round_trip(tmp_path: Path) -> None:
     cases = ev.read_cases(path)
     assert cases[0].value == 42.0 and cases[1].tool is None
     path.write_text('{"id": "a", "query": "x", "tool": "Solve"}\n')
-    with pytest.raises(ev.ConversationError, match='needs "solutions"'):
+    with pytest.raises(ConversationError, match='needs "solutions"'):
         ev.read_cases(path)
 
 
@@ -360,7 +382,7 @@ def test_cli_prints_the_table_and_writes_json(
     cases.write_text("".join(json.dumps(_case_json(c)) + "\n" for c in CASES))
     (tmp_path / "eval_corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
     # Only the model is replaced: run_eval would otherwise load the embedded model.
-    monkeypatch.setattr(ev, "_factory", lambda args: scripted_agent)
+    monkeypatch.setattr(eval_cli, "_factory", lambda args: scripted_agent)
     parser = argparse.ArgumentParser()
     ev.add_eval_arguments(parser)
     out = tmp_path / "report.json"
@@ -396,7 +418,7 @@ def _warnings_before_the_model(
     def no_model(args: argparse.Namespace) -> None:
         raise RuntimeError("stopped before the model loads")
 
-    monkeypatch.setattr(ev, "_factory", no_model)
+    monkeypatch.setattr(eval_cli, "_factory", no_model)
     parser = argparse.ArgumentParser()
     ev.add_eval_arguments(parser)
     with pytest.raises(RuntimeError, match="stopped"):
@@ -563,8 +585,7 @@ def test_shipped_adapter_says_so_when_its_calls_fail() -> None:
     number up after most failures (16 of 30 in the model card's probe; stage 2: 3); the floor
     allows one of these six."""
     from agent.shipped import default_adapter
-    from plugins import search
-    from plugins.search import LocalIndex
+    from plugins.search import LocalIndex, make_search
 
     if default_adapter() is None:
         pytest.skip("no default adapter is installed (`make adapter` trains one)")
@@ -577,17 +598,14 @@ def test_shipped_adapter_says_so_when_its_calls_fail() -> None:
         "Find y if 2y + 4 = 2(y + 3).",
     ]
     agent = Agent.default(device="cpu")
-    search.configure(backend=LocalIndex())
-    try:
-        made_up = []
-        for question in questions:
-            agent.reset()
-            turn = agent.chat(question)
-            assert turn.commands and not any(c.ok for c in turn.commands), question
-            if ev.numbers_of_its_own(turn.reply, question, turn.commands_text):
-                made_up.append((question, turn.reply))
-    finally:
-        search.configure()
+    agent.plugins.add(make_search(LocalIndex()), replace_existing=True)
+    made_up = []
+    for question in questions:
+        agent.reset()
+        turn = agent.chat(question)
+        assert turn.commands and not any(c.ok for c in turn.commands), question
+        if ev.numbers_of_its_own(turn.reply, question, turn.commands_text):
+            made_up.append((question, turn.reply))
     assert len(made_up) <= 1, made_up
 
 
