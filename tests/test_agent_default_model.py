@@ -98,7 +98,8 @@ def test_the_demo_loads_what_the_chat_flags_load() -> None:
     # used MOSS's long text for any named model), and --alternatives / --base-only reach it.
     from agent.models import default_model_path
     from agent.shipped import ADAPTER_DIR, adapter_preset
-    from demo.app import add_demo_arguments, default_agent_factory
+    from demo.app import add_demo_arguments
+    from demo.session import default_agent_factory
 
     parser = argparse.ArgumentParser()
     add_demo_arguments(parser)

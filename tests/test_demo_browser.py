@@ -383,7 +383,7 @@ def test_real_model(browser: Any, serve: Callable[..., str]) -> None:
     from playwright.sync_api import expect
 
     from agent.errors import ModelNotAvailableError
-    from demo.app import SharedModel
+    from demo.session import SharedModel
 
     # Short limits: the point is the whole path through the page, not a long answer.
     factory = SharedModel(lambda: Agent.default(max_thought_tokens=64, max_reply_tokens=96))

@@ -19,7 +19,6 @@ from agent import Agent, BackendError, CommandFinished, CommandStarted, Token, T
 from agent.backends.scripted import Alternatives, FailAfter, ScriptedBackend
 from agent.protocol import Call, CommandResult
 from agent.turn import PhaseStats, Turn
-from demo.app import MAX_UPLOAD_BYTES, Session, SharedModel, describe_backend
 from demo.messages import (
     RETRY_TITLE,
     STOPPED,
@@ -36,6 +35,7 @@ from demo.messages import (
     visible_reply,
     visible_thoughts,
 )
+from demo.session import MAX_UPLOAD_BYTES, Session, SharedModel, describe_backend
 from plugins.registry import Registry, default_registry
 from plugins.search import SearchError, WebSearch
 
