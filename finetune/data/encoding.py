@@ -65,6 +65,7 @@ def _check_segment_shape(seg: protocol.Segment) -> None:
 def render_for_training(conversation: Conversation) -> RenderedConversation:
     """Render through ``protocol.segments`` and mark the spans the model writes.
 
+    >>> from agent.protocol import Exchange
     >>> r = render_for_training(Conversation("M\\n", [Exchange("Hi", "greet", reply="Yo")]))
     >>> [r.text[a:b] for a, b in r.spans]
     [' greet<eot>\\n<|Commands|>: None<eoc>', ' Yo<eom>']
