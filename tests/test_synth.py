@@ -329,14 +329,14 @@ def test_chat_kind_draws_the_wider_no_tool_families_and_is_off_by_default() -> N
 
 
 def test_wide_kinds_draw_new_phrasings_of_the_same_calc_and_solve_skills() -> None:
-    from finetune.synth import templates_wide
+    from finetune.synth import templates_paraphrase
     from finetune.synth.generate import MIX
 
     # After "chat" and 0 by default, for the same reason: earlier seeds draw as before.
     assert list(MIX)[list(MIX).index("chat") :][:3] == ["chat", "calc_wide", "solve_wide"]
     assert MIX["calc_wide"] == MIX["solve_wide"] == 0
     assert generate(40, seed=5, mix={"calc_wide": 0.0, "solve_wide": 0.0}) == generate(40, seed=5)
-    for copy in templates_wide.CALC + templates_wide.SOLVE:
+    for copy in templates_paraphrase.CALC + templates_paraphrase.SOLVE:
         base = copy.name.removesuffix(".wide")
         original = next(f for f in all_families() if f.name == base)
         # Same skill and same held-out pool; the train wordings are all new.
@@ -352,7 +352,7 @@ def test_wide_kinds_draw_new_phrasings_of_the_same_calc_and_solve_skills() -> No
 
 
 def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() -> None:
-    from finetune.synth import templates_wide
+    from finetune.synth import templates_explain
     from finetune.synth.generate import MIX
     from finetune.synth.templates_chat import WIDER_FAMILIES
 
@@ -375,11 +375,11 @@ def test_chat_wide_kind_adds_operation_and_method_questions_without_numbers() ->
     taught = " ".join(s.human.lower() for s in samples)
     for concept in ("square root", "factorial", "ratio", "denominator", "polygon"):
         assert not re.search(rf"\b{concept}\b", taught), concept
-    assert not set(templates_wide.term.train) & set(templates_wide.term.heldout)
+    assert not set(templates_explain.term.train) & set(templates_explain.term.heldout)
 
 
 def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundary() -> None:
-    from finetune.synth import templates_wide
+    from finetune.synth import templates_explain
     from finetune.synth.generate import MIX
 
     kinds = list(MIX)
@@ -403,10 +403,10 @@ def test_contrast_kind_puts_the_same_operation_on_both_sides_of_the_tool_boundar
         orders.add(conv.samples[0] is explain)
     assert orders == {True, False}
     # Every question names a family that exists (or none: then any Calculate family).
-    for table in (templates_wide._OPERATIONS, templates_wide._METHODS):
+    for table in (templates_explain._OPERATIONS, templates_explain._METHODS):
         for entries in table.values():
             for _, _, related in entries:
-                assert templates_wide.worked(related), related
+                assert templates_explain.worked(related), related
 
 
 def test_all_off_kind_switches_every_tool_off_and_calls_none() -> None:
@@ -431,17 +431,18 @@ def test_all_off_kind_switches_every_tool_off_and_calls_none() -> None:
 
 
 def test_more_kind_draws_a_second_round_of_calc_and_solve_phrasings() -> None:
-    from finetune.synth import templates_more, templates_wide
+    from finetune.synth import templates_paraphrase, templates_rebalance
     from finetune.synth.generate import MIX
 
     # After all_off and 0 by default: every mix drawn before it (the shipped adapter's) draws
     # the same.
     assert list(MIX).index("more") == list(MIX).index("all_off") + 1 and MIX["more"] == 0
     assert generate(40, seed=5, mix={"more": 0.0}) == generate(40, seed=5)
-    for copy in templates_more.MORE:
+    for copy in templates_rebalance.MORE:
         base = copy.name.removesuffix(".more")
         original = next(f for f in all_families() if f.name == base)
-        wide = [f for f in templates_wide.CALC + templates_wide.SOLVE if f.name == f"{base}.wide"]
+        paraphrases = templates_paraphrase.CALC + templates_paraphrase.SOLVE
+        wide = [f for f in paraphrases if f.name == f"{base}.wide"]
         # Same skill and held-out pool; no train wording repeats the base or the wide round.
         assert copy.make is original.make and copy.heldout == original.heldout, base
         earlier = {repr(p) for f in [original, *wide] for p in f.train}
@@ -449,7 +450,7 @@ def test_more_kind_draws_a_second_round_of_calc_and_solve_phrasings() -> None:
     convs = generate(200, seed=5, mix={k: float(k == "more") for k in MIX})
     samples = [s for c in convs if isinstance(c, SynthConversation) for s in c.samples]
     assert {s.tool for s in samples} == {"Calculate", "Solve"}
-    assert {s.template.split("/")[0] for s in samples} == {f.name for f in templates_more.MORE}
+    assert {s.template.split("/")[0] for s in samples} == {f.name for f in templates_rebalance.MORE}
     for s in samples:
         if s.template.startswith("solve.system"):
             # The unknowns asked for after the equations are not written as one more equation.

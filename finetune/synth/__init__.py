@@ -7,8 +7,10 @@
 
 Modules: ``base`` (samples, families of phrasings, splits), ``numfmt`` (numbers as questions
 write them and replies state them), ``entities`` and ``corpus`` (the names and the searchable
-world, split), ``templates_*`` (one module per tool, plus no-tool turns and follow-ups, and
-two rounds of wider train wordings: ``templates_wide`` and ``templates_more``),
+world, split), ``templates_*`` (one module per tool, no-tool turns and follow-ups;
+``templates_paraphrase`` and ``templates_rebalance``: more train wordings of the Calculate and
+Solve skills; ``templates_explain``: what an operation means, asked without numbers),
+``schemas`` and ``stories`` (word problems by schema, and GSM8K-style ones),
 ``generate`` (samples -> conversations through the real plugins), ``evalcases`` (the held-out
 evaluation files under ``finetune/assets``) and ``cli``.
 

@@ -13,11 +13,12 @@ turns whose tool is switched off in the meta-instruction (the model must answer 
 multi-turn conversations with follow-ups that use an earlier result; turns with two commands.
 ``mix`` (``moss-agent synth --mix``) reweights them, to oversample what an evaluation shows is
 weak. Four further kinds draw from wider sets of families: ``chat`` (no-tool turns),
-``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_wide``)
-and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers);
+``calc_wide`` and ``solve_wide`` (more train phrasings of the same skills, ``templates_paraphrase``)
+and ``chat_wide`` (``chat`` plus questions about an operation or a method asked without numbers,
+``templates_explain``);
 ``contrast`` pairs one of those questions with a turn that works the same thing out on numbers;
 ``all_off`` switches every tool off at once (``disabled`` switches off one); ``more`` draws a
-second round of Calculate and Solve train phrasings (``templates_more``); ``failed`` shows a
+second round of Calculate and Solve train phrasings (``templates_rebalance``); ``failed`` shows a
 call that failed (``No result.``) and a reply that says so; ``story`` is a word problem written
 by a person (``--stories``) and ``steps`` a one- or two-step word problem by schema.
 Their default shares are 0, so the default mix, and any mix that leaves them out, draws exactly
@@ -47,11 +48,12 @@ from finetune.synth import (
     schemas,
     templates_calc,
     templates_chat,
+    templates_explain,
     templates_followup,
-    templates_more,
+    templates_paraphrase,
+    templates_rebalance,
     templates_search,
     templates_solve,
-    templates_wide,
 )
 from finetune.synth.base import Family, Sample, Split, SynthError, Tool, choose_family
 from finetune.synth.corpus import documents
@@ -80,11 +82,11 @@ MIX: dict[str, float] = {
     # default: the one rng.choices draw then maps every default-mix draw as before.
     "chat": 0.0,
     # Calculate and Solve turns from the base families plus their wider phrasings
-    # (templates_wide). Also 0 by default and after "chat", for the same reason.
+    # (templates_paraphrase). Also 0 by default and after "chat", for the same reason.
     "calc_wide": 0.0,
     "solve_wide": 0.0,
     # No-tool turns from the wider chat families plus questions about what an operation means
-    # or how to work something out, with no numbers given (templates_wide). 0 by default, and
+    # or how to work something out, with no numbers given (templates_explain). 0 by default, and
     # after the kinds above, as every kind added from here on must be.
     "chat_wide": 0.0,
     # Two turns: a question about what an operation means or how to work something out, asked
@@ -95,10 +97,10 @@ MIX: dict[str, float] = {
     # tool, answered without it, or plain chat. An adapter trained only on ``disabled`` still
     # wrote commands in a fifth of its turns with all three off. 0 by default.
     "all_off": 0.0,
-    # Calculate and Solve turns in a second round of train phrasings (templates_more), for
+    # Calculate and Solve turns in a second round of train phrasings (templates_rebalance), for
     # skills whose wordings were lopsided: dividing into groups, shrinking, tax, unknowns named
     # after a system, half of a number. 0 by default; an adapter trained with it generalised
-    # worse (templates_more says how), so no recipe uses it.
+    # worse (docs/synthetic-data.md says how), so no recipe uses it.
     "more": 0.0,
     # A call that ran and failed (a search backend down, a calculation that errors): the Results
     # show ``No result.``, as inference shows any failure, and the reply says it got no result
@@ -123,10 +125,10 @@ SINGLE: dict[str, list[Family]] = {
     "Search": FAMILIES["Search"],
     "none": FAMILIES[None],
     "chat": templates_chat.WIDER_FAMILIES,
-    "calc_wide": templates_wide.CALC_WIDER,
-    "solve_wide": templates_wide.SOLVE_WIDER,
-    "chat_wide": templates_wide.CHAT_WIDER,
-    "more": templates_more.MORE,
+    "calc_wide": templates_paraphrase.CALC_WIDER,
+    "solve_wide": templates_paraphrase.SOLVE_WIDER,
+    "chat_wide": templates_explain.CHAT_WIDER,
+    "more": templates_rebalance.MORE,
     "steps": schemas.STEPS,
 }
 # What a switched-off tool is called in thoughts and replies.
@@ -137,8 +139,8 @@ _ATTEMPTS = 50  # a template may decline a draw (ValueError); give up after this
 def all_families() -> list[Family]:
     """Every family, follow-ups and pairs included (for template-id listings)."""
     wider = [f for f in templates_chat.WIDER_FAMILIES if f not in FAMILIES[None]]
-    wider += templates_wide.CALC + templates_wide.SOLVE + templates_wide.CHAT
-    wider += templates_more.MORE
+    wider += templates_paraphrase.CALC + templates_paraphrase.SOLVE + templates_explain.CHAT
+    wider += templates_rebalance.MORE
     return [f for fams in FAMILIES.values() for f in fams] + wider + templates_followup.FAMILIES
 
 
@@ -464,8 +466,10 @@ def _story(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str,
 
 
 def _contrast(rng: random.Random, runner: Runner) -> tuple[list[Sample], tuple[str, ...]]:
-    explain, _ = draw(rng, templates_wide.EXPLAIN, runner.split, runner=runner)
-    work, _ = draw(rng, templates_wide.worked(explain.info["related"]), runner.split, runner=runner)
+    explain, _ = draw(rng, templates_explain.EXPLAIN, runner.split, runner=runner)
+    work, _ = draw(
+        rng, templates_explain.worked(explain.info["related"]), runner.split, runner=runner
+    )
     return ([explain, work] if rng.random() < 0.5 else [work, explain]), ()
 
 

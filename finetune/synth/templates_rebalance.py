@@ -1,33 +1,12 @@
 # ruff: noqa: E501  (phrasing tables read best one phrasing per line)
-"""A second round of train phrasings for Calculate and Solve skills, for the ``more`` kind.
+"""A second round of Calculate and Solve train wordings for skills whose wordings were
+lopsided: the ``more`` kind of the mix (share 0 by default; no recipe uses it).
 
-The adapter trained on the ``calc_wide`` and ``solve_wide`` kinds still failed some skills
-whose train wordings were lopsided or missing, not the skills themselves:
-
-- ``calc.groups`` had four train wordings that multiply and one that divides, so "140 guests
-  at tables of 14" became ``140*14``;
-- ``calc.growth`` had one train wording for a shrinking quantity, so "shrinks by 5% a year"
-  got ``(1+5/100)``;
-- sales tax had two train wordings beside four for discounts, so "add 8% tax" gave the tax alone;
-- systems of equations always named their unknowns before the equations ("Find x and y if
-  ..."), so a request after them ("..., find a and b") became a third equation ``a=b``;
-- no Solve train wording said "half of a number", so ``x/2`` was never written from it.
-
-Each family here reuses a base family's ``make`` with new train phrasings only (named
-``<base>.more``); the held-out phrasings are the base family's, so the evaluation set is
-unchanged. As for ``templates_wide``, every phrasing was checked by hand against the held-out
-ones: none reuses a held-out frame or situation. In particular the held-out "A number plus half
-of it makes N" stays the only place a number plus half of itself is asked; the train wordings
-below halve a number and add or subtract a constant, a different equation.
-
-The kind has share 0 by default and comes last in the mix, so every earlier mix draws exactly
-the data it drew before.
-
-Measured, and not shipped: adapters trained with ``more=0.08`` (seeds 0 and 1) got every
-held-out case of these clusters right and were worse elsewhere (2 other held-out cases turned
-right and 10 or 12 wrong; 1 and 5 on ``eval_fresh.jsonl``). The hours-to-minutes wordings, for
-one, made "Convert 361 minutes to hours" come out as ``361*60``. The kind stays so that run can
-be reproduced; wordings aimed at an evaluation's misses teach those misses, not the skill.
+Division among "groups" wordings that mostly multiplied, shrinking growth, sales tax beside
+discounts, unknowns named after a system's equations, and half of a number. Each family is a
+base family with new train phrasings (named ``<base>.more``); the held-out phrasings are the
+base family's. Adapters trained with it were worse elsewhere; the kind stays so that run can be
+reproduced (docs/synthetic-data.md).
 """
 
 from __future__ import annotations
@@ -40,8 +19,8 @@ from finetune.synth import templates_calc as calc
 from finetune.synth import templates_solve as solve
 from finetune.synth.base import Family
 from finetune.synth.entities import Pools
+from finetune.synth.templates_paraphrase import wider
 from finetune.synth.templates_solve import Problem, Word, number_problem
-from finetune.synth.templates_wide import wider
 
 
 def more(base: Family, train: Sequence[Any]) -> Family:
