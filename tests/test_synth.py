@@ -491,12 +491,18 @@ def test_eval_cases_cover_every_kind_from_the_heldout_split() -> None:
             assert case["doc"] in corpus_ids
 
 
-def test_runner_resets_the_search_plugin() -> None:
+def test_runner_searches_its_corpus_with_a_search_of_its_own() -> None:
+    """Generating data changes nothing process-wide: the runner's Search answers from the
+    split's corpus, the process's configured backend stays what it was."""
+    from agent.protocol import Call
     from plugins import search
 
-    with Runner("heldout") as runner:
-        assert search.get_backend() is runner.index
-    assert search.get_backend() is not runner.index
+    before = search.get_backend()
+    runner = Runner("heldout")
+    doc = documents("heldout")[0]
+    [result] = runner.dispatcher.run([Call("Search", doc.title)])
+    assert result.ok and any(doc.title in str(snippet) for snippet in result.value)
+    assert search.get_backend() is before
     search.configure()
 
 

@@ -173,9 +173,9 @@ def test_real_gsm8k_problems_become_checked_turns() -> None:
     assert len(loaded.samples) > 1500 and len(heldout.samples) > 50
     assert not {s.human for s in loaded.samples} & {s.human for s in heldout.samples}
     assert not loaded.malformed
-    with Runner("train") as runner:
-        for sample in loaded.samples[:300]:  # the real calculator gives the reference answer
-            runner.results(sample)
+    runner = Runner("train")
+    for sample in loaded.samples[:300]:  # the real calculator gives the reference answer
+        runner.results(sample)
     for sample in loaded.samples:
         asked = given(sample.human)
         constants = {0.5, 1, 2, 3, 4, 7, 10, 12, 24, 30, 52, 60, 100, 365, 1000, 0.01, 0.1}

@@ -96,10 +96,10 @@ def eval_samples() -> list[tuple[dict[str, Any], Sample]]:
     """Every held-out evaluation case with the sample it came from (its correct turn)."""
     out: list[tuple[dict[str, Any], Sample]] = []
     seen: set[str] = set()
-    with Runner("heldout") as runner:
-        for tool, count in PER_TOOL.items():
-            for i, sample in enumerate(_cases_for(tool, count, runner, seen)):
-                out.append((to_case(f"{_PREFIX[tool]}-{i:03d}", sample), sample))
+    runner = Runner("heldout")
+    for tool, count in PER_TOOL.items():
+        for i, sample in enumerate(_cases_for(tool, count, runner, seen)):
+            out.append((to_case(f"{_PREFIX[tool]}-{i:03d}", sample), sample))
     return out
 
 

@@ -180,12 +180,12 @@ RUN_TIMEOUT = 600.0  # seconds; see Runner.__init__
 class Runner:
     """Runs samples' calls through the real plugins, over one split's corpus.
 
-    Use it as a context manager: inside, the process-wide Search plugin searches the split's
-    corpus; on exit it is reset to its defaults (``plugins.search.configure()``).
+    Its Search plugin is its own, over the split's corpus: nothing process-wide changes, so
+    generating data beside an Agent (a test, a notebook) leaves that Agent's Search alone.
     """
 
     def __init__(self, split: Split, stories: Sequence[Sample] = ()) -> None:
-        from plugins.search import Hit, LocalIndex
+        from plugins.search import Hit, LocalIndex, make_search
 
         self.split = split
         self.stories = list(stories)  # the ``story`` kind deals these, see ``deal``
@@ -194,12 +194,14 @@ class Runner:
         # A generator must give the same data on a busy machine as on an idle one: the
         # dispatcher's 10 s default failed the first Calculate (importing sympy) while a
         # training run held both cores, so synth waits as long as a plugin needs.
-        self.dispatcher = Dispatcher(builtin_registry(), timeout=RUN_TIMEOUT)
+        self.index = LocalIndex()
+        self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
+        registry = builtin_registry()
+        registry.add(make_search(self.index), replace_existing=True)
+        self.dispatcher = Dispatcher(registry, timeout=RUN_TIMEOUT)
         # Refuses every call: a failed sample's Results come from the dispatcher's own failure
         # path, so they read exactly as a failure reads at inference.
         self.failing = Dispatcher(builtin_registry(TOOLS), timeout=RUN_TIMEOUT, quiet=True)
-        self.index = LocalIndex()
-        self.index.add_many(Hit(doc.id, doc.title, doc.text) for doc in documents(split))
 
     def deal(self) -> Sample:
         """The next word problem: each once before any twice, in the order ``shuffle`` set."""
@@ -210,17 +212,6 @@ class Runner:
     def shuffle(self, seed: object) -> None:
         random.Random(f"{seed}:stories").shuffle(self.stories)
         self._dealt = 0
-
-    def __enter__(self) -> Runner:
-        from plugins import search
-
-        search.configure(backend=self.index)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        from plugins import search
-
-        search.configure()
 
     def results(self, sample: Sample) -> list[CommandResult]:
         """Run the sample's calls; raise ``SynthError`` when a result contradicts it."""
@@ -565,10 +556,10 @@ def iter_conversations(
     full = resolve_mix(mix)  # and on a bad mix
     if full["story"] > 0 and not stories:
         raise ValueError("the story kind draws word problems from a file: give --stories FILE")
-    with Runner(split, stories) as runner:
-        runner.shuffle(seed)
-        for i in range(n):
-            yield conversation(random.Random(f"{seed}:{split}:{i}"), runner, full)
+    runner = Runner(split, stories)
+    runner.shuffle(seed)
+    for i in range(n):
+        yield conversation(random.Random(f"{seed}:{split}:{i}"), runner, full)
 
 
 def generate(
