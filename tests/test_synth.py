@@ -491,6 +491,26 @@ def test_eval_cases_cover_every_kind_from_the_heldout_split() -> None:
             assert case["doc"] in corpus_ids
 
 
+def test_every_phrasing_in_the_data_files_belongs_to_a_family() -> None:
+    """A family name misspelt in finetune/synth/data/phrasings/*.json would leave its phrasings
+    unused and the family without them: every entry names a family, and every family that
+    reads the files found both of its splits there."""
+    from finetune.synth import templates_explain, templates_paraphrase, templates_rebalance
+    from finetune.synth.base import _phrasing_table
+
+    families = {f.name: f for f in all_families()}
+    for f in templates_paraphrase.CALC + templates_paraphrase.SOLVE + templates_rebalance.MORE:
+        families[f.name] = f
+    for f in templates_explain.CHAT:
+        families[f.name] = f
+    table = _phrasing_table()
+    assert set(table) <= set(families), set(table) - set(families)
+    for name, splits in table.items():
+        assert set(splits) <= {"train", "heldout"}, name
+        for split, phrasings in splits.items():
+            assert phrasings and getattr(families[name], split) == phrasings, (name, split)
+
+
 def test_runner_searches_its_corpus_with_a_search_of_its_own() -> None:
     """Generating data changes nothing process-wide: the runner's Search answers from the
     split's corpus, the process's configured backend stays what it was."""

@@ -14,8 +14,9 @@ Solve skills; ``templates_explain``: what an operation means, asked without numb
 ``generate`` (samples -> conversations through the real plugins), ``evalcases`` (the held-out
 evaluation files under ``finetune/assets``) and ``cli``.
 
-Every phrasing template and every entity belongs to exactly one split, ``train`` or
-``heldout``, so evaluating on held-out cases measures generalisation to new wordings and names.
+The phrasings that are plain text and the entity pools are data, under ``finetune/synth/data``
+(read with ``importlib.resources``). Every phrasing template and every entity belongs to exactly
+one split, ``train`` or ``heldout``, so evaluating on held-out cases measures generalisation to new wordings and names.
 """
 
 from finetune.synth.base import SPLITS, Sample, Split, SynthError

@@ -6,14 +6,22 @@ phrasing of one family, identified as ``family/split/index``. A template fills i
 with numbers and entities of the same split and returns a ``Sample``: the text of one turn plus
 what a correct model should do (the calls, the expected values), so that generation can check
 every result and evaluation can score a model on it.
+
+The phrasings that are plain text are data, one JSON file per template module under
+``finetune/synth/data/phrasings/``; ``family`` and the wider-wording helpers read a family's
+phrasings from there by its name when the code gives none (phrasings that carry functions stay
+in the code).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 from typing import Any, Literal
 
 from agent.protocol import Call
@@ -134,14 +142,56 @@ class Family:
         return self.make(Draw(rng, pools, options[i], f"{self.name}/{split}/{i}", previous))
 
 
+def _tuples(value: Any) -> Any:
+    # JSON has no tuples: a phrasing written as a tuple in code, (text, operation), is a list
+    # in the file and a tuple again here, so templates unpack and hash it as before.
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+@cache
+def _phrasing_table() -> dict[str, dict[str, tuple[Any, ...]]]:
+    table: dict[str, dict[str, tuple[Any, ...]]] = {}
+    folder = files("finetune.synth").joinpath("data", "phrasings")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        for name, splits in json.loads(entry.read_text("utf-8")).items():
+            if name in table:
+                raise SynthError(
+                    f"family {name!r} has phrasings in two files (one is {entry.name})"
+                )
+            table[name] = {split: _tuples(v) for split, v in splits.items()}
+    return table
+
+
+def phrasings(name: str, split: Split) -> tuple[Any, ...]:
+    """The ``split`` phrasings of family ``name`` from the data files.
+
+    >>> phrasings("chat.greeting", "heldout")[0]
+    'Greetings!'
+    """
+    try:
+        return _phrasing_table()[name][split]
+    except KeyError:
+        raise SynthError(
+            f"no {split} phrasings for family {name!r} in finetune/synth/data/phrasings/*.json: "
+            "add them there, or give them to family(...) in the code"
+        ) from None
+
+
 def family(
     name: str,
     tool: Tool | None,
-    train: Sequence[Any],
-    heldout: Sequence[Any],
+    train: Sequence[Any] | None = None,
+    heldout: Sequence[Any] | None = None,
     weight: float = 1.0,
 ) -> Callable[[Callable[[Draw], Sample]], Family]:
-    """Decorator turning a ``make(draw) -> Sample`` function into a ``Family``.
+    """Decorator turning a ``make(draw) -> Sample`` function into a ``Family``; phrasings not
+    given are read from the data files by ``name``.
 
     >>> @family("demo", None, ["hi"], ["hello"])
     ... def demo(d: Draw) -> Sample:
@@ -151,7 +201,14 @@ def family(
     """
 
     def wrap(make: Callable[[Draw], Sample]) -> Family:
-        return Family(name, tool, weight, tuple(train), tuple(heldout), make)
+        return Family(
+            name,
+            tool,
+            weight,
+            tuple(train) if train is not None else phrasings(name, "train"),
+            tuple(heldout) if heldout is not None else phrasings(name, "heldout"),
+            make,
+        )
 
     return wrap
 

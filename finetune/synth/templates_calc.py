@@ -82,28 +82,7 @@ def separators_note(*shown: str) -> str:
 # -------------------------------------------------------------------------------------------
 
 
-@family(
-    "calc.mul",
-    "Calculate",
-    train=[
-        "What is {a} times {b}?",
-        "Calculate {a} × {b}.",
-        "What's {a}*{b}?",
-        "Multiply {a} by {b}.",
-        "How much is {a} multiplied by {b}?",
-        "{a} x {b} = ?",
-        "Can you work out {a} times {b} for me?",
-        "What do you get when you multiply {a} and {b}?",
-        "{a} * {b}",
-        "what's {a} times {b}",
-    ],
-    heldout=[
-        "Find the product of {a} and {b}.",
-        "I need {a} × {b}, please.",
-        "Quick one: {a} multiplied by {b}?",
-    ],
-    weight=1.2,
-)
+@family("calc.mul", "Calculate", weight=1.2)
 def mul(d: Draw) -> Sample:
     a, b = operand(d.rng), small(d.rng, 3, 999)
     if d.rng.random() < 0.5:
@@ -116,26 +95,7 @@ def mul(d: Draw) -> Sample:
     return calc(d, d.text(a=wa, b=wb), thought, expr, a * b, reply)
 
 
-@family(
-    "calc.add",
-    "Calculate",
-    train=[
-        "What is {listed}?",
-        "Add {listed}.",
-        "What's the sum of {listed}?",
-        "Add up {listed} for me.",
-        "What do {listed} add up to?",
-        "Total of {listed}?",
-        "{plussed} = ?",
-        "Can you add {listed}?",
-    ],
-    heldout=[
-        "Sum up {listed}.",
-        "If I add {listed}, what do I get?",
-        "Please total {listed}.",
-    ],
-    weight=1.0,
-)
+@family("calc.add", "Calculate", weight=1.0)
 def add(d: Draw) -> Sample:
     n = d.rng.choice([2, 2, 3, 3, 4, 5])
     xs = [operand(d.rng, 0.4) for _ in range(n)]
@@ -153,25 +113,7 @@ def add(d: Draw) -> Sample:
     return calc(d, human, thought, expr, value, reply)
 
 
-@family(
-    "calc.sub",
-    "Calculate",
-    train=[
-        ("What is {a} minus {b}?", False),
-        ("Subtract {b} from {a}.", True),
-        ("How much is {a} take away {b}?", False),
-        ("What's the difference between {a} and {b}?", False),
-        ("{a} - {b} = ?", False),
-        ("What is {b} less than {a}?", True),
-        ("If I have {a} and spend {b}, how much is left?", False),
-    ],
-    heldout=[
-        ("Take {b} away from {a}.", True),
-        ("Deduct {b} from {a}: what remains?", True),
-        ("{a} less {b} is how much?", False),
-    ],
-    weight=1.0,
-)
+@family("calc.sub", "Calculate", weight=1.0)
 def sub(d: Draw) -> Sample:
     a, b = operand(d.rng), operand(d.rng, 0.3)
     if b > a:
@@ -186,25 +128,7 @@ def sub(d: Draw) -> Sample:
     return calc(d, d.text(a=wa, b=wb), thought, expr, value, reply)
 
 
-@family(
-    "calc.div",
-    "Calculate",
-    train=[
-        "What is {a} divided by {b}?",
-        "Divide {a} by {b}.",
-        "{a} / {b}",
-        "What's {a} ÷ {b}?",
-        "How many times does {b} go into {a}?",
-        "Calculate {a}/{b}.",
-        "What is {a} over {b}?",
-    ],
-    heldout=[
-        "Split {a} into {b} equal parts: how big is each part?",
-        "What's the quotient of {a} and {b}?",
-        "{a} shared by {b} is how much each?",
-    ],
-    weight=1.0,
-)
+@family("calc.div", "Calculate", weight=1.0)
 def div(d: Draw) -> Sample:
     b = small(d.rng, 2, 60)
     a = b * small(d.rng, 3, 2000) if d.rng.random() < 0.6 else operand(d.rng)
@@ -234,20 +158,7 @@ def _expression(rng: random.Random) -> tuple[str, str, float]:
     return shown, expr, fn()
 
 
-@family(
-    "calc.expression",
-    "Calculate",
-    train=[
-        "Calculate {e}.",
-        "What is {e}?",
-        "Evaluate {e}",
-        "{e} = ?",
-        "Can you compute {e}?",
-        "What does {e} come to?",
-    ],
-    heldout=["Work out {e} for me.", "Solve this arithmetic: {e}", "Result of {e}?"],
-    weight=1.0,
-)
+@family("calc.expression", "Calculate", weight=1.0)
 def expression(d: Draw) -> Sample:
     shown, expr, value = _expression(d.rng)
     thought = d.pick([f"I keep the brackets: {expr}.", f"I write it as an expression: {expr}."])
@@ -302,27 +213,7 @@ def steps(d: Draw) -> Sample:
 # -------------------------------------------------------------------------------------------
 
 
-@family(
-    "calc.power",
-    "Calculate",
-    train=[
-        ("What is {b} to the power of {e}?", "any"),
-        ("What's {b} to the {eth}?", "any"),
-        ("Calculate {b}^{e}.", "any"),
-        ("What is {b} raised to {e}?", "any"),
-        ("{b} squared?", 2),
-        ("What is {b} cubed?", 3),
-        ("How much is {b} to the {eth} power?", "any"),
-        ("What's the square of {b}?", 2),
-        ("{b}**{e}", "any"),
-    ],
-    heldout=[
-        ("Raise {b} to the {eth} power.", "any"),
-        ("What is {b} to the exponent {e}?", "any"),
-        ("Find the cube of {b}.", 3),
-    ],
-    weight=1.2,
-)
+@family("calc.power", "Calculate", weight=1.2)
 def power(d: Draw) -> Sample:
     fixed = d.phrasing[1]
     e = (
@@ -343,25 +234,7 @@ def power(d: Draw) -> Sample:
     return calc(d, human, thought, expr, value, f"{plain(b)}^{e} = {say(value)}.")
 
 
-@family(
-    "calc.root",
-    "Calculate",
-    train=[
-        ("What is the square root of {n}?", 2),
-        ("sqrt of {n}?", 2),
-        ("What's √{n}?", 2),
-        ("Find the square root of {n}.", 2),
-        ("What is the cube root of {n}?", 3),
-        ("Square root of {n}, please.", 2),
-        ("What number times itself gives {n}?", 2),
-    ],
-    heldout=[
-        ("Take the square root of {n}.", 2),
-        ("Cube root of {n}?", 3),
-        ("What's the root of {n}?", 2),
-    ],
-    weight=1.0,
-)
+@family("calc.root", "Calculate", weight=1.0)
 def root(d: Draw) -> Sample:
     degree = d.phrasing[1]
     if degree == 2:
@@ -377,22 +250,7 @@ def root(d: Draw) -> Sample:
     return calc(d, d.text(n=wn), thought, expr, value, f"The {name} of {wn} is {say(value)}.")
 
 
-@family(
-    "calc.factorial",
-    "Calculate",
-    train=[
-        ("What is {n} factorial?", False),
-        ("Calculate {n}!", False),
-        ("What's {n}! ?", False),
-        ("In how many different orders can {n} people stand in a line?", True),
-        ("How many ways are there to arrange {n} different books on a shelf?", True),
-    ],
-    heldout=[
-        ("Factorial of {n}?", False),
-        ("How many ways can {n} runners finish a race, with no ties?", True),
-    ],
-    weight=0.5,
-)
+@family("calc.factorial", "Calculate", weight=0.5)
 def factorial(d: Draw) -> Sample:
     n = small(d.rng, 3, 15)
     expr = f"factorial({n})"
@@ -410,20 +268,7 @@ def factorial(d: Draw) -> Sample:
 # -------------------------------------------------------------------------------------------
 
 
-@family(
-    "calc.percent_of",
-    "Calculate",
-    train=[
-        "What is {p}% of {x}?",
-        "What's {p} percent of {x}?",
-        "Find {p}% of {x}.",
-        "How much is {p}% of {x}?",
-        "Calculate {p}% of {x}.",
-        "{p}% of {x} = ?",
-    ],
-    heldout=["Take {p} percent of {x}.", "{p}% of {x} is what?", "I need {p} per cent of {x}."],
-    weight=1.2,
-)
+@family("calc.percent_of", "Calculate", weight=1.2)
 def percent_of(d: Draw) -> Sample:
     p = d.rng.choice([5, 10, 12, 15, 18, 20, 25, 30, 35, 40, 45, 60, 75, 2.5, 7.5, 12.5, 8, 3])
     x = operand(d.rng, 0.4)
@@ -437,22 +282,7 @@ def percent_of(d: Draw) -> Sample:
     return calc(d, d.text(p=plain(p), x=wx), thought, expr, value, reply)
 
 
-@family(
-    "calc.percent_change",
-    "Calculate",
-    train=[
-        "What is the percentage change from {a} to {b}?",
-        "A price went from {a} to {b}. By what percent did it change?",
-        "Sales went from {a} last year to {b} this year. What's the percent change?",
-        "My rent changed from {a} to {b}. How many percent is that?",
-        "By what percentage does {a} change if it becomes {b}?",
-    ],
-    heldout=[
-        "The number of visitors moved from {a} to {b}; give me the change in percent.",
-        "From {a} to {b} is a change of how many percent?",
-    ],
-    weight=0.9,
-)
+@family("calc.percent_change", "Calculate", weight=0.9)
 def percent_change(d: Draw) -> Sample:
     a = d.rng.choice([small(d.rng, 20, 999), d.rng.randint(1000, 90000)])
     factor = d.rng.choice(
@@ -473,22 +303,7 @@ def percent_change(d: Draw) -> Sample:
     )
 
 
-@family(
-    "calc.percent_what",
-    "Calculate",
-    train=[
-        "What percent of {b} is {a}?",
-        "{a} out of {b} is what percentage?",
-        "I got {a} out of {b} on a test. What percentage is that?",
-        "What percentage is {a} of {b}?",
-        "{a} of the {b} seats are taken. What percent is that?",
-    ],
-    heldout=[
-        "Express {a} out of {b} as a percentage.",
-        "{a} of {b} tickets were sold: what share in percent?",
-    ],
-    weight=0.8,
-)
+@family("calc.percent_what", "Calculate", weight=0.8)
 def percent_what(d: Draw) -> Sample:
     b = d.rng.choice([small(d.rng, 20, 200), d.rng.randint(200, 5000)])
     a = d.rng.randint(1, b - 1)
@@ -499,21 +314,7 @@ def percent_what(d: Draw) -> Sample:
     return calc(d, d.text(a=a, b=b), thought, expr, value, reply)
 
 
-@family(
-    "calc.big_words",
-    "Calculate",
-    train=[
-        ("What is {m} million divided by {k}?", "/"),
-        ("How much is {m} million times {k}?", "*"),
-        ("What's {m} billion divided by {k}?", "/"),
-        ("If {m} million dollars are shared among {k} people, how much does each get?", "/"),
-    ],
-    heldout=[
-        ("Split {m} million evenly {k} ways: how much each?", "/"),
-        ("{m} billion times {k} is how much?", "*"),
-    ],
-    weight=0.5,
-)
+@family("calc.big_words", "Calculate", weight=0.5)
 def big_words(d: Draw) -> Sample:
     op = d.phrasing[1]
     m = d.rng.choice([1.2, 2.5, 3, 4.8, 7.5, 12, 1.75, 250, 6.4])
@@ -533,24 +334,7 @@ def big_words(d: Draw) -> Sample:
 # -------------------------------------------------------------------------------------------
 
 
-@family(
-    "calc.distance",
-    "Calculate",
-    train=[
-        ("{name} drives at {v} {speed} for {t} hours. How far does {name} go?", "d"),
-        ("A train travels at {v} {speed} for {t} hours. What distance does it cover?", "d"),
-        ("If I cycle at {v} {speed} for {t} hours, how many {unit} do I ride?", "d"),
-        ("How long does it take to drive {dist} {unit} at {v} {speed}?", "t"),
-        ("{name} drove {dist} {unit} in {t} hours. What was the average speed?", "v"),
-        ("A plane flies {dist} {unit} in {t} hours. How fast is it on average?", "v"),
-    ],
-    heldout=[
-        ("{name} walks {t} hours at {v} {speed}. How many {unit} is that?", "d"),
-        ("At {v} {speed}, how many hours is a trip of {dist} {unit}?", "t"),
-        ("{name} covered {dist} {unit} in {t} hours; what speed is that?", "v"),
-    ],
-    weight=1.2,
-)
+@family("calc.distance", "Calculate", weight=1.2)
 def distance(d: Draw) -> Sample:
     want = d.phrasing[1]
     unit, speed = d.pick([("km", "km/h"), ("miles", "mph")])
@@ -581,23 +365,7 @@ def distance(d: Draw) -> Sample:
     return calc(d, d.text(**fill), thought, expr, value, reply, entities=[name])
 
 
-@family(
-    "calc.shopping",
-    "Calculate",
-    train=[
-        ("{name} buys {n} {many} at {price} each. What is the total?", "total"),
-        ("How much do {n} {many} cost if one costs {price}?", "total"),
-        ("One {one} costs {price}. What do {n} of them cost?", "total"),
-        ("I bought {n} {many} for {total} in total. How much was each one?", "each"),
-        ("{n} {many} cost {total}. What is the price of one?", "each"),
-        ("{name} has {budget}. How many {many} at {price} each can {name} afford?", "count"),
-    ],
-    heldout=[
-        ("What's the cost of {n} {many} priced at {price} apiece?", "total"),
-        ("{name} paid {total} for {n} {many}; what did one cost?", "each"),
-    ],
-    weight=1.2,
-)
+@family("calc.shopping", "Calculate", weight=1.2)
 def shopping(d: Draw) -> Sample:
     want = d.phrasing[1]
     item = d.pick(d.pools.items)
@@ -639,22 +407,7 @@ def shopping(d: Draw) -> Sample:
     )  # fmt: skip
 
 
-@family(
-    "calc.bill",
-    "Calculate",
-    train=[
-        ("The bill comes to {bill} and there are {k} of us. How much does each person pay?", False),
-        ("We're {k} friends splitting a {bill} dinner. What's each share?", False),
-        ("Dinner cost {bill}. We want to tip {p}% and split it between {k} people. How much each?", True),
-        ("Split {bill} plus {p}% tip among {k} people.", True),
-        ("Our restaurant bill is {bill}. With {p}% tip, what does each of the {k} of us owe?", True),
-    ],
-    heldout=[
-        ("{k} colleagues share a lunch bill of {bill}. What does each owe?", False),
-        ("Add a tip of {p}% to {bill} and divide by {k}: what's each person's part?", True),
-    ],
-    weight=1.0,
-)  # fmt: skip
+@family("calc.bill", "Calculate", weight=1.0)  # fmt: skip
 def bill(d: Draw) -> Sample:
     tip = d.phrasing[1]
     total = round(d.rng.uniform(30, 480), 2)
@@ -672,24 +425,7 @@ def bill(d: Draw) -> Sample:
     return calc(d, human, thought, expr, value, reply, answers=[r, *accepted_answers(value)])
 
 
-@family(
-    "calc.discount",
-    "Calculate",
-    train=[
-        ("A {one} costs {price} and is {p}% off. What is the sale price?", "price"),
-        ("What do I pay for a {price} {one} with a discount of {p}%?", "price"),
-        ("The {one} is {price}, discounted by {p}%. How much do I save?", "saving"),
-        ("A {price} {one} is on sale for {p}% off. What's the new price?", "price"),
-        ("The price of a {one} is {price}. What is it with {p}% sales tax added?", "tax"),
-        ("How much is {price} after adding {p}% VAT?", "tax"),
-    ],
-    heldout=[
-        ("{p}% off a {one} that normally costs {price}: what's the final price?", "price"),
-        ("A {one} at {price} is marked down by {p}%. How much money is saved?", "saving"),
-        ("Add {p}% tax to {price}.", "tax"),
-    ],
-    weight=1.1,
-)
+@family("calc.discount", "Calculate", weight=1.1)
 def discount(d: Draw) -> Sample:
     want = d.phrasing[1]
     item = d.pick(d.pools.items)
@@ -723,22 +459,7 @@ def discount(d: Draw) -> Sample:
     )
 
 
-@family(
-    "calc.average",
-    "Calculate",
-    train=[
-        "What is the average of {listed}?",
-        "{name} scored {listed} on the tests. What's the average score?",
-        "The temperatures this week were {listed} degrees. What was the mean?",
-        "Find the mean of {listed}.",
-        "I ran {listed} km on my last runs. What's my average distance?",
-    ],
-    heldout=[
-        "Average these numbers: {listed}.",
-        "{name}'s monthly bills were {listed} dollars. What's the typical month, on average?",
-    ],
-    weight=1.0,
-)
+@family("calc.average", "Calculate", weight=1.0)
 def average(d: Draw) -> Sample:
     n = d.rng.choice([3, 3, 4, 4, 5, 6])
     xs = [
@@ -777,20 +498,7 @@ _CONVERSIONS: list[tuple[str, str, str, str, Callable[[float], float]]] = [
 ]  # fmt: skip
 
 
-@family(
-    "calc.convert",
-    "Calculate",
-    train=[
-        "Convert {x} {src} to {dst}.",
-        "How many {dst} is {x} {src}?",
-        "What is {x} {src} in {dst}?",
-        "{x} {src} to {dst}?",
-        "I need {x} {src} expressed in {dst}.",
-        "How much is {x} {src} in {dst}?",
-    ],
-    heldout=["Change {x} {src} into {dst}.", "{x} {src} equals how many {dst}?"],
-    weight=1.2,
-)
+@family("calc.convert", "Calculate", weight=1.2)
 def convert(d: Draw) -> Sample:
     src, dst, fact, pattern, fn = d.pick(_CONVERSIONS)
     x: float = small(d.rng, 1, 250) if d.rng.random() < 0.7 else round(d.rng.uniform(1, 120), 1)
@@ -803,29 +511,7 @@ def convert(d: Draw) -> Sample:
     return calc(d, d.text(x=plain(x), src=src, dst=dst), thought, expr, value, reply)
 
 
-@family(
-    "calc.area",
-    "Calculate",
-    train=[
-        ("A room is {a} m long and {b} m wide. What is its area?", "rect"),
-        ("What's the area of a rectangle {a} by {b} metres?", "rect"),
-        ("How big is a garden of {a} m by {b} m, in square metres?", "rect"),
-        ("What is the area of a circle with radius {r} cm?", "circle"),
-        ("A triangle has base {a} cm and height {b} cm. What is its area?", "triangle"),
-        ("What is the perimeter of a rectangle {a} m by {b} m?", "perimeter"),
-        ("Flooring costs {price} per square metre. How much for a {a} m by {b} m room?", "cost"),
-        ("What's the circumference of a circle of radius {r} cm?", "circumference"),
-        ("A box is {a} cm by {b} cm by {c} cm. What is its volume?", "volume"),
-        ("What is the area of a square with sides of {a} m?", "square"),
-    ],
-    heldout=[
-        ("A field measures {a} m by {b} m. How many square metres is it?", "rect"),
-        ("A round table has a radius of {r} cm. What's its surface area?", "circle"),
-        ("Paint costs {price} per square metre. What does it cost to paint a {a} m by {b} m wall?", "cost"),
-        ("How much fence goes around a {a} m by {b} m yard?", "perimeter"),
-    ],
-    weight=1.2,
-)  # fmt: skip
+@family("calc.area", "Calculate", weight=1.2)  # fmt: skip
 def area(d: Draw) -> Sample:
     shape = d.phrasing[1]
     a = small(d.rng, 2, 40) if d.rng.random() < 0.6 else round(d.rng.uniform(2, 30), 1)
@@ -892,22 +578,7 @@ def time_units(d: Draw) -> Sample:
     )
 
 
-@family(
-    "calc.growth",
-    "Calculate",
-    train=[
-        ("A town of {P} people grows by {p}% a year. What will its population be after {n} years?", "grow"),
-        ("I invest {M} at {p}% interest compounded yearly. How much will I have after {n} years?", "money"),
-        ("A car bought for {M} loses {p}% of its value every year. What is it worth after {n} years?", "decay"),
-        ("A colony of {P} bacteria grows {p}% per hour. How many are there after {n} hours?", "grow"),
-        ("Prices rise {p}% a year. What will something that costs {M} today cost in {n} years?", "money"),
-    ],
-    heldout=[
-        ("My savings of {M} earn {p}% a year, compounded. What's the balance after {n} years?", "money"),
-        ("A forest of {P} trees shrinks by {p}% each year. How many trees remain after {n} years?", "decay"),
-    ],
-    weight=1.0,
-)  # fmt: skip
+@family("calc.growth", "Calculate", weight=1.0)  # fmt: skip
 def growth(d: Draw) -> Sample:
     kind = d.phrasing[1]
     p = d.rng.choice([1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10, 12])
@@ -946,25 +617,7 @@ def growth(d: Draw) -> Sample:
     )
 
 
-@family(
-    "calc.rate",
-    "Calculate",
-    train=[
-        ("{name} earns {rate} an hour and works {h} hours a week. What is the weekly pay?", "pay"),
-        ("A printer prints {ppm} pages per minute. How many pages does it print in {m} minutes?", "pages"),
-        ("A car uses {l} litres of fuel per 100 km. How much fuel does it need for {km} km?", "fuel"),
-        ("A tap fills {lpm} litres per minute. How many minutes to fill a tank of {V} litres?", "fill"),
-        ("{name} reads {ppm} pages an hour. How long does a book of {pages} pages take?", "read"),
-        ("A factory makes {ppm} parts per hour. How many parts in {h} hours?", "pages"),
-        ("{name} is paid {rate} per hour. How much is {h} hours of work?", "pay"),
-    ],
-    heldout=[
-        ("A machine fills {ppm} bottles a minute. How many bottles does it fill in {m} minutes?", "pages"),
-        ("At {l} litres per 100 km, how many litres does a trip of {km} km use?", "fuel"),
-        ("{name} charges {rate} an hour. What does a {h}-hour job cost?", "pay"),
-    ],
-    weight=1.2,
-)  # fmt: skip
+@family("calc.rate", "Calculate", weight=1.2)  # fmt: skip
 def rate(d: Draw) -> Sample:
     kind = d.phrasing[1]
     name = d.pick(d.pools.people)
@@ -1016,24 +669,7 @@ def rate(d: Draw) -> Sample:
 
 # "How many people..." and "How high..." can be calculations too: the numbers are all in the
 # question. These contrast with the Search questions that use the same words about a named thing.
-@family(
-    "calc.groups",
-    "Calculate",
-    train=[
-        ("{n} buses each carry {k} people. How many people is that in total?", "*"),
-        ("A theatre has {n} rows of {k} seats. How many people can it hold?", "*"),
-        ("How many eggs are in {n} dozen?", "dozen"),
-        ("{total} people are split into teams of {k}. How many teams are there?", "/"),
-        ("A school has {n} classes of {k} pupils. How many pupils is that?", "*"),
-        ("How many people live in {n} houses if each house has {k} people?", "*"),
-    ],
-    heldout=[
-        ("A stadium has {n} sections with {k} seats each. How many people fit?", "*"),
-        ("{total} guests sit at tables of {k}. How many tables are needed, exactly?", "/"),
-        ("How many eggs are in {n} boxes of a dozen?", "dozen"),
-    ],
-    weight=1.0,
-)
+@family("calc.groups", "Calculate", weight=1.0)
 def groups(d: Draw) -> Sample:
     op = d.phrasing[1]
     n, k = small(d.rng, 3, 60), small(d.rng, 4, 60)
@@ -1052,21 +688,7 @@ def groups(d: Draw) -> Sample:
     return calc(d, d.text(n=n, k=k, total=total), thought, expr, value, reply)
 
 
-@family(
-    "calc.pythagoras",
-    "Calculate",
-    train=[
-        ("A {c} m ladder leans against a wall with its foot {a} m from the wall. How high does it reach?", "leg"),
-        ("A right triangle has legs of {a} cm and {b} cm. How long is the hypotenuse?", "hyp"),
-        ("How long is the diagonal of a {a} m by {b} m rectangle?", "hyp"),
-        ("A kite string is {c} m long and the kite is {a} m away horizontally. How high is the kite?", "leg"),
-    ],
-    heldout=[
-        ("A TV screen is {a} inches wide and {b} inches tall. How long is its diagonal?", "hyp"),
-        ("A ramp is {c} m long and covers {a} m along the ground. How high does it rise?", "leg"),
-    ],
-    weight=0.8,
-)  # fmt: skip
+@family("calc.pythagoras", "Calculate", weight=0.8)  # fmt: skip
 def pythagoras(d: Draw) -> Sample:
     kind = d.phrasing[1]
     a, b = small(d.rng, 2, 30), small(d.rng, 2, 30)

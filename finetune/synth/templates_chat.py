@@ -27,22 +27,7 @@ def chat(
     return Sample(d.template, None, human, thought, [], reply, entities=entities, info=info or {})
 
 
-@family(
-    "chat.greeting",
-    None,
-    train=[
-        "Hi!",
-        "Hello there.",
-        "Good morning!",
-        "Hey, how are you?",
-        "Hi MOSS, how's it going?",
-        "Good evening!",
-        "hey",
-        "Hello! Are you there?",
-    ],
-    heldout=["Greetings!", "Howdy, how are things?", "Morning! Hope you're well."],
-    weight=1.0,
-)
+@family("chat.greeting", None, weight=1.0)
 def greeting(d: Draw) -> Sample:
     human = d.text()
     if "how" in human.lower() or "well" in human.lower():
@@ -63,21 +48,7 @@ def greeting(d: Draw) -> Sample:
     return chat(d, human, "A greeting; no tool is needed.", reply)
 
 
-@family(
-    "chat.thanks",
-    None,
-    train=[
-        "Thanks!",
-        "Thank you so much.",
-        "Great, thanks for the help!",
-        "Perfect, that's what I needed.",
-        "Cheers!",
-        "Awesome, thank you.",
-        "ok thanks",
-    ],
-    heldout=["Much appreciated!", "That helps a lot, thanks.", "Brilliant, thank you kindly."],
-    weight=1.0,
-)
+@family("chat.thanks", None, weight=1.0)
 def thanks(d: Draw) -> Sample:
     reply = d.pick(
         [
@@ -89,13 +60,7 @@ def thanks(d: Draw) -> Sample:
     return chat(d, d.text(), "The user says thanks; no tool is needed.", reply)
 
 
-@family(
-    "chat.farewell",
-    None,
-    train=["Bye!", "See you later.", "Good night!", "That's all for now.", "I have to go, bye."],
-    heldout=["Catch you later!", "Have a good one, goodbye."],
-    weight=0.5,
-)
+@family("chat.farewell", None, weight=0.5)
 def farewell(d: Draw) -> Sample:
     reply = d.pick(
         ["Goodbye! Have a great day.", "See you soon!", "Take care, and come back any time."]
@@ -103,19 +68,7 @@ def farewell(d: Draw) -> Sample:
     return chat(d, d.text(), "The user says goodbye; no tool is needed.", reply)
 
 
-@family(
-    "chat.about",
-    None,
-    train=[
-        "What can you do?",
-        "Who are you?",
-        "What tools do you have?",
-        "Can you help me with maths?",
-        "Are you a robot?",
-    ],
-    heldout=["Tell me about yourself.", "What are you able to help with?"],
-    weight=0.6,
-)
+@family("chat.about", None, weight=0.6)
 def about(d: Draw) -> Sample:
     reply = "I'm MOSS, a helpful assistant. I can chat, do calculations, solve equations and search for facts. What would you like to do?"
     return chat(d, d.text(), "A question about me; I answer without tools.", reply)
@@ -155,19 +108,7 @@ CREATIVE_TOPICS: dict[Split, tuple[str, ...]] = {
 }
 
 
-@family(
-    "chat.creative",
-    None,
-    train=[
-        ("Write a haiku about {topic}.", 0),
-        ("Can you write me a short poem about {topic}?", 0),
-        ("Tell me a joke about {topic}.", 1),
-        ("I'd love a little haiku on {topic}.", 0),
-        ("Make me laugh with a joke about {topic}.", 1),
-    ],
-    heldout=[("Compose a haiku on the theme of {topic}.", 0), ("Got a joke about {topic}?", 1)],
-    weight=1.0,
-)
+@family("chat.creative", None, weight=1.0)
 def creative(d: Draw) -> Sample:
     topic = d.pick(CREATIVE_TOPICS[d.pools.split])
     which = d.phrasing[1]
@@ -206,7 +147,7 @@ _ADVICE: dict[Split, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-@family("chat.advice", None, train=["{q}"], heldout=["{q}"], weight=1.2)
+@family("chat.advice", None, weight=1.2)
 def advice(d: Draw) -> Sample:
     q, a = d.pick(_ADVICE[d.pools.split])
     thought = "This asks for advice, not a calculation or a fact to look up."
@@ -232,7 +173,7 @@ _CONCEPTS: dict[Split, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-@family("chat.concept", None, train=["{q}"], heldout=["{q}"], weight=0.8)
+@family("chat.concept", None, weight=0.8)
 def concept(d: Draw) -> Sample:
     q, a = d.pick(_CONCEPTS[d.pools.split])
     thought = "This asks me to explain an idea; I can answer without tools."
@@ -331,21 +272,7 @@ _TERMS: dict[Split, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-@family(
-    "chat.term",
-    None,
-    train=[
-        "What is {term}?",
-        "Can you explain what {term} is?",
-        "Explain {term} to me in simple words.",
-        "I never really understood {term}. What is it?",
-        "What exactly is {term}?",
-        "How would you describe {term} to a child?",
-        "My son asked me what {term} is. How do I explain it?",
-    ],
-    heldout=["Define {term} for me, please.", "Quick question: what's {term}?"],
-    weight=1.0,
-)
+@family("chat.term", None, weight=1.0)
 def term(d: Draw) -> Sample:
     name, explanation = d.pick(_TERMS[d.pools.split])
     thought = f"This asks what {name} is; I can explain it without a calculation or a search."
@@ -374,7 +301,7 @@ _NUMBERS: dict[Split, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-@family("chat.numbers", None, train=["{q}"], heldout=["{q}"], weight=1.2)
+@family("chat.numbers", None, weight=1.2)
 def numbers(d: Draw) -> Sample:
     message, reply = d.pick(_NUMBERS[d.pools.split])
     n = d.rng.randint(3, 12)
@@ -401,7 +328,7 @@ _PLACE_NEWS: dict[Split, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-@family("chat.place_news", None, train=["{q}"], heldout=["{q}"], weight=1.0)
+@family("chat.place_news", None, weight=1.0)
 def place_news(d: Draw) -> Sample:
     message, reply = d.pick(_PLACE_NEWS[d.pools.split])
     place = d.pick([e for e in entities(d.pools.split) if e.kind in _PLACE_KINDS])

@@ -14,14 +14,7 @@ from finetune.synth import templates_chat as chat
 from finetune.synth.base import Draw, Family, Sample, Split, SynthError, family
 from finetune.synth.templates_paraphrase import CALC_WIDER, SOLVE_WIDER, wider
 
-term = wider(chat.term, [
-    "In maths, what is {term}?",
-    "What's meant by {term}?",
-    "Explain the idea of {term}.",
-    "I keep hearing about {term}. What is it?",
-    "Could you tell me what {term} is?",
-    "What is {term}, in simple terms?",
-])  # fmt: skip
+term = wider(chat.term)  # fmt: skip
 
 # (term, explanation, the base family that computes with it, or None)
 _OPERATIONS: dict[Split, tuple[tuple[str, str, str | None], ...]] = {
@@ -51,19 +44,7 @@ _OPERATIONS: dict[Split, tuple[tuple[str, str, str | None], ...]] = {
 }  # fmt: skip
 
 
-@family(
-    "chat.operation",
-    None,
-    train=[
-        "What is {term}?",
-        "What does {term} mean in maths?",
-        "My teacher mentioned {term}. What is that?",
-        "Remind me what {term} is.",
-        "Is there an easy way to understand {term}?",
-    ],
-    heldout=["Sorry, what's {term} again?"],
-    weight=1.5,
-)
+@family("chat.operation", None, weight=1.5)
 def operation(d: Draw) -> Sample:
     name, explanation, related = d.pick(_OPERATIONS[d.pools.split])
     thought = (
@@ -93,19 +74,7 @@ _METHODS: dict[Split, tuple[tuple[str, str, str | None], ...]] = {
 }  # fmt: skip
 
 
-@family(
-    "chat.method",
-    None,
-    train=[
-        "How do you work out {how}?",
-        "What's the method for finding {how}?",
-        "How would I calculate {how} by hand?",
-        "Can you teach me how to find {how}?",
-        "What's the formula for {how}?",
-    ],
-    heldout=["Walk me through finding {how}."],
-    weight=1.0,
-)
+@family("chat.method", None, weight=1.0)
 def method(d: Draw) -> Sample:
     how, explanation, related = d.pick(_METHODS[d.pools.split])
     thought = f"This asks how to work out {how} in general, and gives no numbers; I can explain the method without a tool."

@@ -34,25 +34,7 @@ def stated_value(sample: Sample) -> str | None:
     return None
 
 
-@family(
-    "follow.calc",
-    "Calculate",
-    train=[
-        ("And what is that times {k}?", "*"),
-        ("Now divide that by {k}.", "/"),
-        ("What's that plus {k}?", "+"),
-        ("Subtract {k} from that.", "-"),
-        ("And {k}% of that?", "%"),
-        ("What is that squared?", "^2"),
-        ("Multiply that by {k}.", "*"),
-    ],
-    heldout=[
-        ("Take the result and divide it by {k}.", "/"),
-        ("Add {k} to it.", "+"),
-        ("Now times that by {k}.", "*"),
-    ],
-    weight=1.0,
-)
+@family("follow.calc", "Calculate", weight=1.0)
 def follow_calc(d: Draw) -> Sample:
     assert d.previous is not None
     sv = stated_value(d.previous)
@@ -74,23 +56,7 @@ _YEARS = ("founded", "completed", "opened", "born", "released", "first_ascent")
 _COUNTS = ("population", "employees")
 
 
-@family(
-    "follow.search",
-    "Calculate",
-    train=[
-        ("What is that in feet?", "feet"),
-        ("And in miles?", "miles"),
-        ("How many years passed between then and {Y}?", "years"),
-        ("What would that be after {p}% growth?", "growth"),
-        ("How much is that in feet?", "feet"),
-    ],
-    heldout=[
-        ("Convert that to feet, please.", "feet"),
-        ("How many years before {Y} was that?", "years"),
-        ("How many miles is that?", "miles"),
-    ],
-    weight=1.0,
-)
+@family("follow.search", "Calculate", weight=1.0)
 def follow_search(d: Draw) -> Sample:
     assert d.previous is not None
     entity: Entity = d.previous.info["entity"]
@@ -138,17 +104,7 @@ def follow_search_kind(sample: Sample) -> set[str]:
     return set()
 
 
-@family(
-    "follow.solve",
-    "Calculate",
-    train=[
-        ("What is {a}{v} + {b} for that {v}?", "lin"),
-        ("Now plug {v} into {v}^2 - {b}.", "sq"),
-        ("What is {v} times {a}?", "mul"),
-    ],
-    heldout=[("Evaluate {a}{v} - {b} with that value.", "lin2"), ("And {v} squared?", "sq0")],
-    weight=1.0,
-)
+@family("follow.solve", "Calculate", weight=1.0)
 def follow_solve(d: Draw) -> Sample:
     assert d.previous is not None and d.previous.solutions is not None
     v, s = next(iter(d.previous.solutions.items()))
@@ -201,13 +157,7 @@ def _lower(text: str) -> str:
     return text if keep else text[:1].lower() + text[1:]
 
 
-@family(
-    "pair",
-    "Calculate",  # replaced by the first part's tool
-    train=["{q1} And {q2l}", "Two questions: {q1} {q2}", "{q1} Also, {q2l}"],
-    heldout=["First, {q1l} Second, {q2l}"],
-    weight=1.0,
-)
+@family("pair", "Calculate", weight=1.0)
 def pair(d: Draw) -> Sample:
     split = d.pools.split
     first = d.pick(_PAIRABLE).sample(d.rng, d.pools, split)

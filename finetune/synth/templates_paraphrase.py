@@ -7,8 +7,8 @@ phrasings only (``wider``, named ``<base>.wide``): the expression, the value che
 and the held-out phrasings are the base family's, so the held-out split and the evaluation
 cases do not change. A few Solve skills that had no train wording (a number plus a fraction of
 itself; a total split so that one part is k times the other) get word problems of their own.
-Why the kinds exist and how their wordings were checked against the held-out ones:
-docs/synthetic-data.md.
+The wordings that are plain text are in ``data/phrasings/paraphrase.json``. Why the kinds
+exist and how their wordings were checked against the held-out ones: docs/synthetic-data.md.
 """
 
 from __future__ import annotations
@@ -21,45 +21,29 @@ from typing import Any
 
 from finetune.synth import templates_calc as calc
 from finetune.synth import templates_solve as solve
-from finetune.synth.base import Family
+from finetune.synth.base import Family, phrasings
 from finetune.synth.entities import Pools
 from finetune.synth.templates_solve import Problem, Word, number_problem
 
 
-def wider(base: Family, train: Sequence[Any], round_: str = "wide") -> Family:
+def wider(base: Family, train: Sequence[Any] | None = None, round_: str = "wide") -> Family:
     """``base`` with new train phrasings, named ``<base>.<round_>``; same make, held-out and
-    weight (``templates_rebalance`` names its round ``more``)."""
-    return replace(base, name=f"{base.name}.{round_}", train=tuple(train))
+    weight (``templates_rebalance`` names its round ``more``). Phrasings not given are read
+    from the data files by that name."""
+    name = f"{base.name}.{round_}"
+    return replace(
+        base, name=name, train=tuple(train) if train is not None else phrasings(name, "train")
+    )
 
 
 # -------------------------------------------------------------------------------------------
 # Calculate
 # -------------------------------------------------------------------------------------------
 
-mul = wider(calc.mul, [
-    "Multiply {a} and {b} together.",
-    "{a} multiplied by {b} equals?",
-    "Times {a} by {b}.",
-    "What does {a} times {b} make?",
-    "Give me {a} × {b}.",
-])  # fmt: skip
-add = wider(calc.add, [
-    "What's the total of {listed}?",
-    "Add together {listed}.",
-    "{listed}: what's the sum?",
-    "Combine {listed}; what total do I get?",
-])  # fmt: skip
-sub = wider(calc.sub, [
-    ("Remove {b} from {a}. What's left?", True),
-    ("Subtract {b} from {a}, please.", True),
-    ("{a} take away {b}?", False),
-    ("How much bigger is {a} than {b}?", False),
-    ("Start with {a} and subtract {b}.", False),
-])  # fmt: skip
-div = wider(calc.div, [
-    "How much does each get if {a} is divided among {b}?",
-    "{a} divided evenly by {b} gives what?",
-])  # fmt: skip
+mul = wider(calc.mul)  # fmt: skip
+add = wider(calc.add)  # fmt: skip
+sub = wider(calc.sub)  # fmt: skip
+div = wider(calc.div)  # fmt: skip
 steps = wider(calc.steps, [
     ("Subtract {b} from {a}, then multiply the result by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
     ("Divide {a} by {b} and then add {c}.", "{a}/{b}+{c}", lambda a, b, c: a / b + c),
@@ -67,95 +51,28 @@ steps = wider(calc.steps, [
     ("Multiply the difference of {a} and {b} by {c}.", "({a}-{b})*{c}", lambda a, b, c: (a - b) * c),
     ("Increase {a} by {b}, then divide by {c}.", "({a}+{b})/{c}", lambda a, b, c: (a + b) / c),
 ])  # fmt: skip
-power = wider(calc.power, [
-    ("{b} to the {eth} power is what?", "any"),
-    ("Compute {b} to the power {e}.", "any"),
-    ("What do you get raising {b} to the power of {e}?", "any"),
-    ("Square {b}.", 2),
-])  # fmt: skip
-root = wider(calc.root, [
-    ("Give me the square root of {n}.", 2),
-    ("sqrt({n}) = ?", 2),
-    ("What number squared makes {n}?", 2),
-    ("Compute the square root of {n}.", 2),
-    ("What number cubed makes {n}?", 3),
-    ("Find the cube root of {n}.", 3),
-])  # fmt: skip
-factorial = wider(calc.factorial, [
-    ("{n}! equals what?", False),
-    ("In how many orders can {n} guests be seated in a row?", True),
-])  # fmt: skip
-percent_of = wider(calc.percent_of, [
-    "Work out {p}% of {x}.",
-    "{p} percent of {x}, please.",
-    "How much is {p} percent of {x}?",
-    "What do I get if I take {p}% of {x}?",
-])  # fmt: skip
-percent_change = wider(calc.percent_change, [
-    "It was {a} and now it is {b}. By what percent did it change?",
-    "The count went from {a} to {b}. By how many percent did it change?",
-    "Give the percent change when {a} becomes {b}.",
-])  # fmt: skip
-percent_what = wider(calc.percent_what, [
-    "{a} is what percent of {b}?",
-])  # fmt: skip
-big_words = wider(calc.big_words, [
-    ("Divide {m} million by {k}.", "/"),
-    ("What is {k} times {m} million?", "*"),
-])  # fmt: skip
-distance = wider(calc.distance, [
-    ("{name} ran {dist} {unit} in {t} hours. How fast was that on average?", "v"),
-    ("What speed covers {dist} {unit} in {t} hours?", "v"),
-    ("Driving at {v} {speed}, how long does {dist} {unit} take?", "t"),
-    ("Going {v} {speed} for {t} hours, how far do I get?", "d"),
-    ("{name} rides for {t} hours at {v} {speed}. What distance is that?", "d"),
-])  # fmt: skip
-shopping = wider(calc.shopping, [
-    ("The receipt shows {total} for {n} {many}. How much is one {one}?", "each"),
-    ("{n} {many} came to {total}. What's the price per {one}?", "each"),
-    ("{n} {many} at {price} each: what's the bill?", "total"),
-    ("What will {name} pay for {n} {many} costing {price} each?", "total"),
-    ("With {budget}, how many {many} costing {price} can I buy?", "count"),
-])  # fmt: skip
-bill = wider(calc.bill, [
-    ("Our {bill} dinner plus a {p}% tip is shared by {k} people. What does each pay?", True),
-])  # fmt: skip
-discount = wider(calc.discount, [
-    ("What's the price of a {price} {one} after a {p}% discount?", "price"),
-    ("A {one} usually costs {price}; it is {p}% off today. What do I pay?", "price"),
-    ("How much do I save on a {price} {one} at {p}% off?", "saving"),
-])  # fmt: skip
-average = wider(calc.average, [
-    "What's the mean of {listed}?",
-    "Work out the average of {listed}.",
-    "{name} spent {listed} dollars on recent trips. What's the average per trip?",
-])  # fmt: skip
-convert = wider(calc.convert, [
-    "Express {x} {src} in {dst}.",
-    "What's {x} {src} in {dst}?",
-])  # fmt: skip
-area = wider(calc.area, [
-    ("Find the area of a circle whose radius is {r} cm.", "circle"),
-    ("What area does a {a} cm base, {b} cm high triangle have?", "triangle"),
-])  # fmt: skip
+power = wider(calc.power)  # fmt: skip
+root = wider(calc.root)  # fmt: skip
+factorial = wider(calc.factorial)  # fmt: skip
+percent_of = wider(calc.percent_of)  # fmt: skip
+percent_change = wider(calc.percent_change)  # fmt: skip
+percent_what = wider(calc.percent_what)  # fmt: skip
+big_words = wider(calc.big_words)  # fmt: skip
+distance = wider(calc.distance)  # fmt: skip
+shopping = wider(calc.shopping)  # fmt: skip
+bill = wider(calc.bill)  # fmt: skip
+discount = wider(calc.discount)  # fmt: skip
+average = wider(calc.average)  # fmt: skip
+convert = wider(calc.convert)  # fmt: skip
+area = wider(calc.area)  # fmt: skip
 time_units = wider(calc.time_units, [
     ("How many seconds are in {x} minutes?", "A minute has 60 seconds", "{x}*60", lambda x: x * 60, "seconds"),
     ("How many days are in {x} weeks?", "A week has 7 days", "{x}*7", lambda x: x * 7, "days"),
 ])  # fmt: skip
-growth = wider(calc.growth, [
-    ("A city of {P} grows {p}% each year. What is its population in {n} years?", "grow"),
-])  # fmt: skip
-rate = wider(calc.rate, [
-    ("My car burns {l} litres every 100 km. How much fuel for a {km} km drive?", "fuel"),
-    ("A hose gives {lpm} litres a minute. How long to fill {V} litres?", "fill"),
-])  # fmt: skip
-groups = wider(calc.groups, [
-    ("How many eggs make {n} dozen?", "dozen"),
-])  # fmt: skip
-pythagoras = wider(calc.pythagoras, [
-    ("A rectangle is {a} cm by {b} cm. How long is a diagonal?", "hyp"),
-    ("A {c} m rope runs from a pole top to a peg {a} m from its foot. How tall is the pole?", "leg"),
-])  # fmt: skip
+growth = wider(calc.growth)  # fmt: skip
+rate = wider(calc.rate)  # fmt: skip
+groups = wider(calc.groups)  # fmt: skip
+pythagoras = wider(calc.pythagoras)  # fmt: skip
 
 CALC: list[Family] = [
     mul, add, sub, div, steps, power, root, factorial, percent_of, percent_change,
@@ -167,19 +84,9 @@ CALC: list[Family] = [
 # Solve
 # -------------------------------------------------------------------------------------------
 
-linear = wider(solve.linear, [
-    "If {eq}, then {v} = ?",
-    "Find the value of {v}: {eq}",
-    "What must {v} be for {eq} to hold?",
-])  # fmt: skip
-system2 = wider(solve.system2, [
-    "Find the values of {v1} and {v2} that satisfy {sys}",
-    "Here are two equations: {sys}. Solve them.",
-    "{sys} — what are {v1} and {v2}?",
-])  # fmt: skip
-system3 = wider(solve.system3, [
-    "Find the values of x, y and z that satisfy {sys}",
-])  # fmt: skip
+linear = wider(solve.linear)  # fmt: skip
+system2 = wider(solve.system2)  # fmt: skip
+system3 = wider(solve.system3)  # fmt: skip
 
 # No "half": the held-out split asks "a number plus half of it", so training teaches the skill
 # with other fractions and the evaluation still measures the step to a new one.

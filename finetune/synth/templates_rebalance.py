@@ -23,8 +23,9 @@ from finetune.synth.templates_paraphrase import wider
 from finetune.synth.templates_solve import Problem, Word, number_problem
 
 
-def more(base: Family, train: Sequence[Any]) -> Family:
-    """``base`` with new train phrasings, named ``<base>.more``; same make, held-out and weight."""
+def more(base: Family, train: Sequence[Any] | None = None) -> Family:
+    """``base`` with new train phrasings, named ``<base>.more``; same make, held-out and weight
+    (phrasings not given are read from the data files)."""
     return wider(base, train, "more")
 
 
@@ -32,24 +33,9 @@ def more(base: Family, train: Sequence[Any]) -> Family:
 # Calculate
 # -------------------------------------------------------------------------------------------
 
-groups = more(calc.groups, [
-    ("{total} books are packed in boxes of {k}. How many boxes are filled?", "/"),
-    ("A minibus holds {k} people. How many minibuses carry {total} people?", "/"),
-    ("{total} eggs go into cartons of {k}. How many cartons is that?", "/"),
-    ("How many rows of {k} chairs make {total} chairs?", "/"),
-    ("{n} vans carry {k} parcels each. How many parcels in all?", "*"),
-])  # fmt: skip
-growth = more(calc.growth, [
-    ("A lake holds {P} fish, and the number falls by {p}% every year. How many fish are left after {n} years?", "decay"),
-    ("A town of {P} loses {p}% of its people each year. What is its population after {n} years?", "decay"),
-    ("A herd of {P} animals declines {p}% a year. How big is it after {n} years?", "decay"),
-    ("{P} members, and the club gains {p}% more each year. How many after {n} years?", "grow"),
-])  # fmt: skip
-discount = more(calc.discount, [
-    ("A {one} is {price} before a {p}% tax. What is the total with tax?", "tax"),
-    ("With {p}% tax on top, what does a {price} {one} cost?", "tax"),
-    ("What's the final cost of a {price} {one} once {p}% sales tax is included?", "tax"),
-])  # fmt: skip
+groups = more(calc.groups)  # fmt: skip
+growth = more(calc.growth)  # fmt: skip
+discount = more(calc.discount)  # fmt: skip
 time_units = more(calc.time_units, [
     ("Turn {x} hours into minutes.", "An hour has 60 minutes", "{x}*60", lambda x: x * 60, "minutes"),
     ("{x} weeks: how many days is that?", "A week has 7 days", "{x}*7", lambda x: x * 7, "days"),
@@ -63,17 +49,8 @@ CALC: list[Family] = [groups, growth, discount, time_units]
 # -------------------------------------------------------------------------------------------
 
 # The unknowns are named after the equations, so the model learns they are a request.
-system2 = more(solve.system2, [
-    "{sys}. Solve for {v1} and {v2}.",
-    "Suppose {sys}. What do {v1} and {v2} equal?",
-    "If {sys}, what are the values of {v1} and {v2}?",
-    "{sys}\nWhat are {v1} and {v2}?",
-    "Using {sys}, compute {v1} and {v2}.",
-])  # fmt: skip
-system3 = more(solve.system3, [
-    "{sys}. Solve for x, y and z.",
-    "Suppose {sys}. What do x, y and z equal?",
-])  # fmt: skip
+system2 = more(solve.system2)  # fmt: skip
+system3 = more(solve.system3)  # fmt: skip
 
 
 def _halved(rng: random.Random, _: Pools) -> Problem:

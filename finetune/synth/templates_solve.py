@@ -140,23 +140,7 @@ def _one_equation(rng: random.Random, v: str) -> tuple[str, Fraction]:
     return f"{av} + {b} = {right}", Fraction(s)
 
 
-@family(
-    "solve.linear",
-    "Solve",
-    train=[
-        "Solve {eq}.",
-        "Solve for {v}: {eq}",
-        "Find {v} if {eq}.",
-        "What is {v} when {eq}?",
-        "{eq}, what is {v}?",
-        "Can you solve {eq} for me?",
-        "What value of {v} satisfies {eq}?",
-        "solve {eq}",
-        "I need to solve {eq}.",
-    ],
-    heldout=["Determine {v} given that {eq}.", "{eq}. Find {v}.", "Work out {v} from {eq}."],
-    weight=3.0,
-)
+@family("solve.linear", "Solve", weight=3.0)
 def linear(d: Draw) -> Sample:
     v = d.pick(_VARS)
     eq, s = _one_equation(d.rng, v)
@@ -227,25 +211,7 @@ def _listing(d: Draw, equations: list[str]) -> str:
     return join.join(equations)
 
 
-@family(
-    "solve.system2",
-    "Solve",
-    train=[
-        "Solve the system {sys}",
-        "Solve {sys}",
-        "Find {v1} and {v2} if {sys}",
-        "Solve these simultaneous equations: {sys}",
-        "What are {v1} and {v2}? {sys}",
-        "Solve for {v1} and {v2}: {sys}",
-        "I have two equations: {sys}. What are {v1} and {v2}?",
-    ],
-    heldout=[
-        "Given {sys}, find {v1} and {v2}.",
-        "Determine {v1} and {v2} from {sys}",
-        "Help me with this system: {sys}",
-    ],
-    weight=3.0,
-)
+@family("solve.system2", "Solve", weight=3.0)
 def system2(d: Draw) -> Sample:
     v1, v2 = d.pick(_PAIRS)
     eqs, sol = _system(d.rng, (v1, v2))
@@ -262,18 +228,7 @@ def system2(d: Draw) -> Sample:
     return solve_sample(d, human, thought, args, sol, reply)
 
 
-@family(
-    "solve.system3",
-    "Solve",
-    train=[
-        "Solve the system {sys}",
-        "Solve {sys}",
-        "Find x, y and z: {sys}",
-        "Solve these three equations: {sys}",
-    ],
-    heldout=["Given {sys}, what are x, y and z?", "Determine x, y and z from {sys}"],
-    weight=1.2,
-)
+@family("solve.system3", "Solve", weight=1.2)
 def system3(d: Draw) -> Sample:
     eqs, sol = _system(d.rng, ("x", "y", "z"))
     args = [compact(e) for e in eqs]
