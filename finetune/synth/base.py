@@ -155,7 +155,7 @@ def _tuples(value: Any) -> Any:
 @cache
 def _phrasing_table() -> dict[str, dict[str, tuple[Any, ...]]]:
     table: dict[str, dict[str, tuple[Any, ...]]] = {}
-    folder = files("finetune.synth").joinpath("data", "phrasings")
+    folder = files("finetune.synth").joinpath("data/phrasings")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue
