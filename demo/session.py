@@ -20,7 +20,6 @@ from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
 from agent.options import load_agent
-from agent.retry import DEFAULT_ALTERNATIVES
 from demo.messages import (
     Message,
     TurnView,
@@ -337,11 +336,11 @@ def default_agent_factory(
     device: str = "auto",
     *,
     base_only: bool = False,
-    alternatives: int = DEFAULT_ALTERNATIVES,
     **settings: Any,
 ) -> SharedModel:
     """The agent ``moss-agent chat`` would make from the same flags, loaded once for all
-    sessions (default: the embedded model with the shipped adapter)."""
+    sessions (default: the embedded model with the shipped adapter). ``settings`` go to the
+    Agent, as ``load_agent``'s do (``alternatives=0``, ``engine="transformers"``...)."""
 
     def load() -> Agent:
         return load_agent(
@@ -349,7 +348,6 @@ def default_agent_factory(
             adapter,
             base_only=base_only,
             device=device,
-            alternatives=alternatives,
             **settings,
         )
 
