@@ -50,7 +50,7 @@ def test_the_blend_is_the_weighted_sum_of_the_weight_changes(tmp_path: Path) -> 
     other = other_adapter(tmp_path)
     out = blend(["default", other], [0.7, 0.3], tmp_path / "mid")
     config = json.loads((out / "adapter_config.json").read_text())
-    assert config["r"] == 16 + 8
+    assert config["r"] == json.loads((ADAPTER_DIR / "adapter_config.json").read_text())["r"] + 8
     got, shipped, second = deltas(out), deltas(ADAPTER_DIR), deltas(other)
     assert set(got) == set(shipped) == set(second) and len(got) == 210
     for name, change in got.items():
@@ -60,6 +60,24 @@ def test_the_blend_is_the_weighted_sum_of_the_weight_changes(tmp_path: Path) -> 
     info = json.loads((out / "moss_agent.json").read_text())
     assert [part["weight"] for part in info["blend"]] == [0.7, 0.3]
     assert info["meta_instruction"]  # the first adapter's record, so inference rebuilds its text
+
+
+def test_half_stores_float16_at_half_the_size_and_rounds_only(tmp_path: Path) -> None:
+    other = other_adapter(tmp_path)
+    full = blend(["default", other], [0.6, 0.4], tmp_path / "full")
+    half = blend(["default", other], [0.6, 0.4], tmp_path / "half", half=True)
+    assert {t.dtype for t in load_file(str(full / "adapter_model.safetensors")).values()} == {
+        np.dtype(np.float32)
+    }
+    assert {t.dtype for t in load_file(str(half / "adapter_model.safetensors")).values()} == {
+        np.dtype(np.float16)
+    }
+    size = (full / "adapter_model.safetensors").stat().st_size
+    assert (half / "adapter_model.safetensors").stat().st_size < 0.51 * size
+    exact, rounded = deltas(full), deltas(half)
+    for name, change in exact.items():
+        assert np.abs(rounded[name] - change).max() <= 2e-3 * np.abs(change).max(), name
+    assert json.loads((half / "moss_agent.json").read_text())["blend_dtype"] == "float16"
 
 
 def test_weights_one_and_zero_give_the_first_adapter_through_peft(tmp_path: Path) -> None:
