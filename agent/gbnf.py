@@ -10,7 +10,10 @@ upstream ``llama-server``) takes GBNF instead, in its ``grammar`` field, and vLL
 - string literals, and regular expressions by their parse tree (``re``'s own parser):
   characters, classes, groups, alternatives and counted repeats;
 - ``name[suffix="X"]: /(?s:.*)/``: any text that does not contain ``X``, then ``X``, written
-  as the states of a string search for ``X`` (each state one rule);
+  as the states of a string search for ``X`` (each state one rule). A narrower body (the
+  thoughts' own, which keeps a role marker out of them) is widened to any text: a server then
+  holds the thoughts less tightly than the engines in this process do, and never refuses
+  what they admit;
 - ``@name``: the named sub-grammar, its rules renamed apart.
 
 Anything else (``%import``, lookarounds, anchors, other attributes) raises
@@ -253,8 +256,10 @@ class _Grammar:
 
     def _suffixed(self, name: str, attr: str, toks: list[_Tok]) -> list[str]:
         m = re.fullmatch(r'\[suffix=("(?:[^"\\]|\\.)*")\]', attr)
-        if m is None or len(toks) != 1 or toks[0].text not in ("/(?s:.*)/", "/.*/s"):
-            raise GrammarNotConvertible(f"rule {name!r}: only [suffix=...] over any text")
+        if m is None or len(toks) != 1 or toks[0].kind != "regex":
+            raise GrammarNotConvertible(f"rule {name!r}: only [suffix=...] over one regex")
+        # Any regex body is widened to any text (see the module docstring): a string search
+        # for the suffix is all GBNF needs to end the rule where llguidance ends it.
         return _up_to(name, json.loads(m.group(1)))
 
     def _alternatives(

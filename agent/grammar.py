@@ -3,7 +3,7 @@
 ``phase1_grammar(plugins, max_commands)`` is llguidance grammar text for everything the model
 writes after ``<|Inner Thoughts|>:``:
 
-- the thoughts, any text up to ``<eot>``;
+- the thoughts, any text up to ``<eot>`` but a role marker (``<|``) or ``<eoc>``;
 - ``\\n<|Commands|>: `` then either ``None`` or one to ``max_commands`` calls of *enabled*
   plugins, separated by ``, ``, each ``Name("argument")`` with the argument in its plugin's
   grammar (``@plugin(grammar=...)``; a plugin without one takes quoted text without line
@@ -32,6 +32,13 @@ from agent.protocol import COMMANDS, EOC, EOT, NONE
 from plugins import Plugin
 from plugins.grammar import DEFAULT, as_lark
 
+# Free text, but never a role marker (``<|``) or ``<eoc>``: a model that wrote
+# ``\n<|Commands|>: ...<eoc>`` inside its thoughts would reach the engine's stop string before
+# ``<eot>``, and its line would be read without ever passing the grammar (a story-trained
+# adapter did so in 2 of 160 blind turns). Any other ``<`` stays free: ``3 < 5``, ``<b>``, a
+# part of ``<eot>``.
+_THOUGHTS = r"(?s:([^<]|<+([^|e<]|e[^o<]|eo[^c<]|eoc[^<>]))*(<+(e|eo|eoc)?)?)"
+
 
 def _literal(text: str) -> str:
     return json.dumps(text)  # a Lark string literal: double quotes, backslash escapes
@@ -43,7 +50,7 @@ def phase1_grammar(plugins: Sequence[Plugin], max_commands: int) -> str:
         raise ValueError(f"max_commands must be at least 1, got {max_commands}.")
     lines = [
         f"start: thoughts {_literal(chr(10) + COMMANDS + ': ')} line {_literal(EOC)}",
-        f"thoughts[suffix={_literal(EOT)}]: /(?s:.*)/",
+        f"thoughts[suffix={_literal(EOT)}]: /{_THOUGHTS}/",
     ]
     grammars: list[dict[str, str]] = []
     if plugins:

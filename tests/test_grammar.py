@@ -232,6 +232,14 @@ def test_the_phase1_grammar_calls_only_enabled_plugins_within_max_commands() -> 
     assert not _phase1_accepts(grammar, two.replace("<eoc>", ', Calculate("2")<eoc>'))
     assert not _phase1_accepts(grammar, ' Look.<eot>\n<|Commands|>: Search("x")<eoc>')
     assert not _phase1_accepts(grammar, ' Mix.<eot>\n<|Commands|>: Calculate("red+white")<eoc>')
+    # The thoughts cannot hold a Commands line of their own, which would reach the stop string
+    # <eoc> without ever passing the grammar; other "<" stay free.
+    hidden = ' Add: 4+350/400g of flour.\n<|Commands|>: Calculate("4+350/400g of flour")<eoc>'
+    assert not _phase1_accepts(grammar, hidden)
+    assert not _phase1_accepts(grammar, " I compute <eoc>")
+    assert _phase1_accepts(
+        grammar, ' Is 3 < 5? <e <eo <eoc<eot>\n<|Commands|>: Calculate("3-5")<eoc>'
+    )
     none_at_all = phase1_grammar([], 4)
     assert _phase1_accepts(none_at_all, " Hi.<eot>\n<|Commands|>: None<eoc>")
     assert not _phase1_accepts(none_at_all, ' Hi.<eot>\n<|Commands|>: Calculate("1")<eoc>')
