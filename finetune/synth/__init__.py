@@ -16,7 +16,8 @@ evaluation files under ``finetune/assets``) and ``cli``.
 
 The phrasings that are plain text and the entity pools are data, under ``finetune/synth/data``
 (read with ``importlib.resources``). Every phrasing template and every entity belongs to exactly
-one split, ``train`` or ``heldout``, so evaluating on held-out cases measures generalisation to new wordings and names.
+one split, ``train`` or ``heldout``, so evaluating on held-out cases measures generalisation to
+new wordings and names.
 """
 
 from finetune.synth.base import SPLITS, Sample, Split, SynthError
