@@ -108,19 +108,23 @@ def blend(
     # The blend's own scale is alpha/rank = 1: each adapter's scale and weight go into its B.
     merged: dict[str, np.ndarray] = {}
     for key in sorted(keys):
+        # float32 (or wider) while summing, whatever the inputs: a float16 input scaled in
+        # float16 would round the blend; ``half`` rounds once, at the end.
+        wide = np.result_type(np.float32, *(t[key].dtype for t in tensors))
         if ".lora_A." in key:
-            merged[key] = np.concatenate([t[key] for t in tensors], axis=0)
+            merged[key] = np.concatenate([t[key].astype(wide) for t in tensors], axis=0)
         elif ".lora_B." in key:
-            parts = [t[key] * (w * s) for t, w, s in zip(tensors, weights, scales, strict=True)]
+            parts = [
+                t[key].astype(wide) * (w * s)
+                for t, w, s in zip(tensors, weights, scales, strict=True)
+            ]
             merged[key] = np.concatenate(parts, axis=1)
         else:
             raise MossAgentError(
                 f"{folders[0]} holds {key}, which is not a LoRA A or B matrix: only plain "
                 "LoRA adapters can be blended."
             )
-        # float32 (or wider) unless asked: a half-precision input must not make the sum half.
-        dtype = np.float16 if half else np.result_type(np.float32, *(t[key].dtype for t in tensors))
-        merged[key] = np.ascontiguousarray(merged[key], dtype=dtype)
+        merged[key] = np.ascontiguousarray(merged[key], dtype=np.float16 if half else wide)
     config = dict(configs[0])
     config.update(r=rank, lora_alpha=rank)
     info_file = folders[0] / SETTINGS_FILE

@@ -201,11 +201,17 @@ def test_a_batch_writes_the_commands_line_a_stream_writes(backend: Any) -> None:
     ]
     gens = backend.generate_batch(prompts, stop=("<eoc>",), max_new_tokens=64)
     assert len(gens) == len(prompts)
+    differ = []
     for prompt, gen in zip(prompts, gens, strict=True):
         alone = fresh(backend, prompt, stop=("<eoc>",), n=64)
         assert gen.stop == alone.stop == "<eoc>"
-        assert commands_line(gen.text) == commands_line(alone.text)
+        if commands_line(gen.text) != commands_line(alone.text):
+            differ.append((commands_line(gen.text), commands_line(alone.text)))
         assert gen.prompt_tokens == alone.prompt_tokens
+    # A batch multiplies several rows at once, in other kernels, so a greedy near-tie may fall
+    # the other way (the shipped adapter on llama.cpp: 'Search("Hamlet written by")' against
+    # 'Search("Hamlet written")'); a batch that mixed up its rows would differ everywhere.
+    assert len(differ) <= 1, differ
     # The shared prefix is counted once: less was encoded than the prompts hold.
     assert sum(g.prefill_tokens for g in gens) < sum(g.prompt_tokens for g in gens)
     assert backend.generate_batch([], stop=(), max_new_tokens=4) == []
