@@ -224,7 +224,7 @@ class Session:
             unavailable='Web search is unavailable here (no network?). Switch Search to "local" '
             "to search this session's documents.",
         )
-        registry.add(mine, enabled=registry.is_enabled("Search"), replace_existing=True)
+        registry.add(mine, replace_existing=True)
         self._search = mine
 
     def document_count(self) -> int:

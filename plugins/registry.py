@@ -268,12 +268,15 @@ class Registry:
 
     # -- registration -------------------------------------------------------------------------
     def add(
-        self, plugin: Plugin, *, enabled: bool = True, replace_existing: bool = False
+        self, plugin: Plugin, *, enabled: bool | None = None, replace_existing: bool = False
     ) -> Plugin:
         """Register ``plugin``; a name already taken raises, unless it is a re-definition.
 
         A re-definition (same module, same qualified name) replaces the old plugin and keeps
         its enabled flag, so that re-running a notebook cell or reloading a module works.
+        ``replace_existing=True`` replaces whatever holds the name, and it too keeps the
+        replaced plugin's flag unless ``enabled`` is given: swapping in a Search of one's own
+        must not switch on a tool the user switched off. A new name is enabled by default.
         """
         with self._lock:
             old = self._plugins.get(plugin.name)
@@ -281,6 +284,8 @@ class Registry:
                 if not _redefines(old, plugin):
                     raise self._clash(old, plugin)
                 enabled = self._enabled[plugin.name]
+            elif enabled is None:
+                enabled = self._enabled.get(plugin.name, True)
             self._plugins[plugin.name] = plugin
             self._enabled[plugin.name] = enabled
             return plugin

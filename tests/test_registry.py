@@ -174,6 +174,22 @@ def test_running_a_cell_again_replaces_its_plugin_and_keeps_its_switch() -> None
         reg.add(make_plugin(run_cell(3, module="elsewhere"), "Fetch"))
 
 
+def test_replacing_a_plugin_on_purpose_keeps_its_switch_unless_told() -> None:
+    """A program that swaps in its own Search must not switch on a tool the user switched off."""
+    reg = Registry([make_plugin(echo, "Echo")])
+    reg.disable("Echo")
+    shout = make_plugin(lambda text: text.upper(), "Echo")
+    reg.add(shout, replace_existing=True)
+    assert reg.get("Echo") is shout
+    assert not reg.is_enabled("Echo")
+    reg.add(make_plugin(echo, "Echo"), replace_existing=True, enabled=True)
+    assert reg.is_enabled("Echo")
+    reg.add(make_plugin(echo, "Fresh"), replace_existing=True)
+    assert reg.is_enabled("Fresh"), "a new name is enabled by default"
+    reg.add(make_plugin(echo, "Off"), enabled=False)
+    assert not reg.is_enabled("Off")
+
+
 RELOADABLE = """
 from plugins import plugin
 

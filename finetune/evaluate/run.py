@@ -95,9 +95,7 @@ def evaluate(
     if index is not None and "Search" in agent.plugins:
         # This agent's own Search over the corpus (its copies share the registry): nothing
         # process-wide changes, so agents beside the evaluation keep searching what they did.
-        agent.plugins.add(
-            make_search(index), enabled=agent.plugins.is_enabled("Search"), replace_existing=True
-        )
+        agent.plugins.add(make_search(index), replace_existing=True)
     results: list[CaseResult] = []
 
     def record(case: Case, outcome: Turn | MossAgentError, ran: Agent, seconds: float) -> None:
