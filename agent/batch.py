@@ -26,10 +26,10 @@ from contextlib import ExitStack
 from typing import Literal, overload
 
 from agent.backends.base import Generation, generate_all
-from agent.errors import BackendError, MossAgentError
 from agent.events import Event, TurnDone
 from agent.loop import Agent, AlternativesRequest, GenerateRequest, Request
 from agent.turn import Turn
+from moss_core.errors import BackendError, MossAgentError
 
 _Steps = Generator[Event | Request, Generation | list[Generation] | None, None]
 

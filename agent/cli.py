@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.dispatch import DEFAULT_MAX_COMMANDS
-from agent.errors import MossAgentError
 from agent.options import (
     add_model_flags,
     agent_settings,
     load_agent,
     positive_int,
 )
+from moss_core.errors import MossAgentError
 
 
 def _configure_search(args: argparse.Namespace) -> None:
@@ -59,7 +59,7 @@ def _build_agent(args: argparse.Namespace) -> Any:
 # -- commands ---------------------------------------------------------------------------------
 def cmd_call(args: argparse.Namespace) -> int:
     from agent.dispatch import Dispatcher
-    from agent.protocol import EOR, RESULTS, format_results, parse_commands
+    from moss_core.protocol import EOR, RESULTS, format_results, parse_commands
     from plugins import default_registry
 
     _configure_search(args)

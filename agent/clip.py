@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from agent.protocol import CommandResult, format_results
+from moss_core.protocol import CommandResult, format_results
 
 CUT = "…"
 _ROUNDS = 8  # shrink-and-recount rounds; each aims under the room by a safety margin
@@ -42,7 +42,7 @@ def fit_results(
 def clip_result(result: CommandResult, chars: int) -> CommandResult:
     """``result`` with its value's text cut to about ``chars`` characters.
 
-    >>> from agent.protocol import Call
+    >>> from moss_core.protocol import Call
     >>> clip_result(CommandResult(Call("Read", "x"), "abcdefgh"), 5).value
     'abcd…'
     >>> clip_result(CommandResult(Call("Find", "x"), ["one", "two", "three"]), 7).value

@@ -15,9 +15,9 @@ from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import ToolUnavailable
 from agent.events import CommandFinished, CommandStarted
-from agent.protocol import Call, Capability, CommandResult, Layout, format_result
+from moss_core.errors import ToolUnavailable
+from moss_core.protocol import Call, Capability, CommandResult, Layout, format_result
 
 if TYPE_CHECKING:
     from plugins.registry import Plugin, Registry
@@ -214,13 +214,13 @@ def run_line(
     ``registry`` defaults to the installed plugins. A line that names no command raises
     ``ValueError``; a call that fails is a result with an ``error``, as in a turn.
 
-    >>> from agent.protocol import format_results
+    >>> from moss_core.protocol import format_results
     >>> print(format_results(run_line('Calculate("2^10"), Solve("x+3=10")')))
     Calculate("2^10") => '1024'
     Solve("x+3=10") =>
     x = 7
     """
-    from agent.protocol import parse_commands
+    from moss_core.protocol import parse_commands
 
     parsed = parse_commands(line)
     if not parsed.calls and not parsed.is_none:

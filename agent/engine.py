@@ -18,7 +18,7 @@ import os
 from typing import Any, Literal, cast
 
 from agent.backends.base import Backend
-from agent.errors import BackendError
+from moss_core.errors import BackendError
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from agent.protocol import Call, CommandResult
+from moss_core.protocol import Call, CommandResult
 
 if TYPE_CHECKING:
     from agent.turn import Turn

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from agent.protocol import COMMANDS, EOC, EOT, NONE
+from moss_core.protocol import COMMANDS, EOC, EOT, NONE
 from plugins import Plugin
 from plugins.grammar import DEFAULT, as_lark
 

@@ -27,17 +27,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from agent import protocol, retry, voting
-from agent.backends.base import AlternativesBackend, Backend, Generation, constrains
+from agent import retry, voting
+from agent.backends.base import (
+    AlternativesBackend,
+    Backend,
+    Generation,
+    SamplesBackend,
+    constrains,
+)
 from agent.clip import fit_results
 from agent.dispatch import DEFAULT_MAX_COMMANDS, DEFAULT_TIMEOUT, Dispatcher, capabilities
-from agent.errors import BackendError, ConversationError, InputTooLongError, MossAgentError
 from agent.events import Event, Phase, Token, TurnDone
 from agent.files import write_atomic
 from agent.grammar import phase1_grammar
 from agent.retry import DEFAULT_ALTERNATIVES
 from agent.turn import CommandRecord, PhaseStats, Turn
 from agent.turnlock import TurnLock
+from moss_core import protocol
+from moss_core.errors import BackendError, ConversationError, InputTooLongError, MossAgentError
 from plugins.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,8 @@ class AlternativesRequest:
     max_new_tokens: int
     n: int
     grammar: str | None = None
+    vote: bool = False  # for a vote (agent.voting), not the retry of a failed command
+    draw: voting.Draw = "beams"  # "samples": n draws at voting.SAMPLE_TEMPERATURE instead
 
 
 Request = GenerateRequest | AlternativesRequest
@@ -113,6 +122,7 @@ class Agent:
         votes: int = 0,
         grounding: voting.Grounding = "numbers",
         constrain: bool = True,
+        vote_draw: voting.Draw = "beams",
     ) -> None:
         """``plugins`` defaults to every installed plugin; pass ``meta_instruction`` to fix the
         system text (it is otherwise rebuilt each turn from ``preset`` and the enabled plugins).
@@ -137,7 +147,10 @@ class Agent:
         replaces the retry above. 0 (the default) turns it off. ``grounding``: which
         candidate lines may vote: ``"numbers"`` (every number of a grounded plugin's argument
         from the conversation or a short list of constants), ``"single-use"`` (also no number
-        of the question used more often than written) or ``"off"``.
+        of the question used more often than written) or ``"off"``. ``vote_draw``: where the
+        candidates come from: ``"beams"``, the model's most likely lines, or ``"samples"``,
+        lines drawn at a temperature (seeded, so a turn repeats); backends without
+        ``alternatives`` or ``samples`` (see ``SamplesBackend``) do not vote.
 
         ``constrain``: hold phase 1 to its grammar while the model writes it (``agent.grammar``):
         free thoughts, then ``None`` or calls of enabled plugins only, each argument in its
@@ -147,6 +160,8 @@ class Agent:
             raise ValueError(f"alternatives must be 0 or more, got {alternatives}.")
         if isinstance(votes, bool) or not isinstance(votes, int) or votes < 0:
             raise ValueError(f"votes must be a whole number of 0 or more, got {votes!r}.")
+        if vote_draw not in voting.DRAWS:
+            raise ValueError(f"vote_draw must be one of {voting.DRAWS}, got {vote_draw!r}.")
         if grounding not in voting.GROUNDING_MODES:
             modes = ", ".join(repr(m) for m in voting.GROUNDING_MODES)
             raise ValueError(f"grounding must be one of {modes}, got {grounding!r}.")
@@ -172,6 +187,7 @@ class Agent:
         self.alternatives = alternatives
         self.votes = votes
         self.grounding: voting.Grounding = grounding
+        self.vote_draw: voting.Draw = vote_draw
         self.constrain = bool(constrain)
         self._grammars: dict[tuple[str, ...], str] = {}  # by the enabled plugins' names
         self.disabled_tools: DisabledTools = disabled_tools
@@ -258,6 +274,7 @@ class Agent:
             votes=self.votes,
             grounding=self.grounding,
             constrain=self.constrain,
+            vote_draw=self.vote_draw,
         )
         if plugins is None:
             twin.dispatcher = self.dispatcher  # it keeps no state between turns
@@ -342,7 +359,13 @@ class Agent:
         retried_from = None
         if self._can_vote(phase1, results):
             ask = AlternativesRequest(
-                prompt, protocol.PHASE1_STOP, self.max_thought_tokens, self.votes, grammar
+                prompt,
+                protocol.PHASE1_STOP,
+                self.max_thought_tokens,
+                self.votes,
+                grammar,
+                vote=True,
+                draw=self.vote_draw,
             )
             readings = cast(list[Generation], (yield ask))
             first = retry.Kept(0, phase1, results, gen1)
@@ -422,7 +445,8 @@ class Agent:
         yield TurnDone(turn)
 
     def _can_vote(self, phase1: protocol.Phase1, results: list[protocol.CommandResult]) -> bool:
-        if self.votes < 1 or not isinstance(self.backend, AlternativesBackend):
+        draws = SamplesBackend if self.vote_draw == "samples" else AlternativesBackend
+        if self.votes < 1 or not isinstance(self.backend, draws):
             return False
         if any(r.timed_out or r.unavailable or r.switched_off for r in results):
             return False  # another line would wait, or be refused, the same way
@@ -442,19 +466,35 @@ class Agent:
         return self.alternatives > 0 and isinstance(self.backend, AlternativesBackend)
 
     def _alternatives(self, ask: AlternativesRequest) -> list[Generation]:
-        backend = cast(AlternativesBackend, self.backend)
+        extra: dict[str, Any] = {"grammar": ask.grammar} if ask.grammar else {}
         try:
-            extra: dict[str, Any] = {"grammar": ask.grammar} if ask.grammar else {}
-            return backend.alternatives(
+            if ask.draw == "samples":
+                return cast(SamplesBackend, self.backend).samples(
+                    ask.prompt,
+                    stop=ask.stop,
+                    max_new_tokens=ask.max_new_tokens,
+                    n=ask.n,
+                    temperature=voting.SAMPLE_TEMPERATURE,
+                    top_p=voting.SAMPLE_TOP_P,
+                    seed=voting.SAMPLE_SEED,
+                    **extra,
+                )
+            return cast(AlternativesBackend, self.backend).alternatives(
                 ask.prompt, stop=ask.stop, max_new_tokens=ask.max_new_tokens, n=ask.n, **extra
             )
         except MossAgentError:
             raise
         except Exception as exc:
+            doing = "drawing" if ask.draw == "samples" else "ranking"
+            what, off = (
+                ("candidates to vote on", "votes")
+                if ask.vote
+                else ("alternatives to a failed command", "alternatives")
+            )
             raise BackendError(
-                f"The {self.backend.name} backend failed while ranking alternatives to a "
-                f"failed command: {type(exc).__name__}: {exc}. The conversation is unchanged; "
-                "retry the turn, or pass Agent(alternatives=0)."
+                f"The {self.backend.name} backend failed while {doing} {what}: "
+                f"{type(exc).__name__}: {exc}. The conversation is unchanged; retry the turn, "
+                f"or pass Agent({off}=0)."
             ) from exc
 
     def _generate(

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from agent.errors import ModelNotAvailableError
+from moss_core.errors import ModelNotAvailableError
 
 CACHE_ENV = "MOSS_AGENT_CACHE"
 MODEL_ENV = "MOSS_AGENT_MODEL"

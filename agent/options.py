@@ -38,8 +38,8 @@ def _whole(text: str, least: int) -> int:
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
     """The flags that choose the model: --model, --adapter, --base-only, --engine, --device,
-    --alternatives, --votes and --no-constrain (``chat``, ``ask`` and ``demo`` share them;
-    ``load_agent`` builds the Agent they describe)."""
+    --alternatives, --votes, --vote-draw and --no-constrain (``chat``, ``ask`` and ``demo``
+    share them; ``load_agent`` builds the Agent they describe)."""
     p.add_argument("--model", help="Hugging Face model id or folder, or a .gguf file "
                    "(default: embedded model)")  # fmt: skip
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
@@ -52,6 +52,9 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="for a turn that calls Calculate or Solve, also rank K readings by beam "
                    "search and keep the values most grounded ones reach; 0: off (default: "
                    "the Agent's)")  # fmt: skip
+    p.add_argument("--vote-draw", choices=["beams", "samples"], default=None,
+                   help="where --votes' candidates come from: the K most likely readings, or "
+                   "K drawn at temperature 0.7 (default: the Agent's)")  # fmt: skip
     p.add_argument("--no-constrain", dest="constrain", action="store_false",
                    help="let the model write phase 1 freely instead of holding its Commands "
                    "line to the enabled plugins' grammar")  # fmt: skip
@@ -67,12 +70,14 @@ def add_engine_flags(p: argparse.ArgumentParser) -> None:
 
 
 def agent_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """``{"votes": K}`` when ``--votes`` was given, ``{"engine": E}`` when ``--engine`` named
-    one and ``{"constrain": False}`` for ``--no-constrain``; else nothing, so the Agent's
-    defaults hold."""
+    """``{"votes": K}`` when ``--votes`` was given (``--vote-draw`` likewise), ``{"engine": E}``
+    when ``--engine`` named one and ``{"constrain": False}`` for ``--no-constrain``; else
+    nothing, so the Agent's defaults hold."""
     settings: dict[str, Any] = {}
     if getattr(args, "votes", None) is not None:
         settings["votes"] = args.votes
+    if getattr(args, "vote_draw", None) is not None:
+        settings["vote_draw"] = args.vote_draw
     if getattr(args, "engine", "auto") != "auto":
         settings["engine"] = args.engine
     if getattr(args, "constrain", True) is False:

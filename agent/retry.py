@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
-from agent import protocol
 from agent.backends.base import Generation
 from agent.dispatch import Dispatcher
 from agent.events import CommandFinished, CommandsRetried, CommandStarted
+from moss_core import protocol
 
 DEFAULT_ALTERNATIVES = 4  # readings asked for by default (Agent(alternatives=...))
 VOTES = 2  # readings that must reach the same values before a retry is kept

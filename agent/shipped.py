@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from agent.protocol import MOSS_HEAD, Preset
+from moss_core.protocol import MOSS_HEAD, Preset
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "finetune" / "adapters" / "default"
 SETTINGS_FILE = "moss_agent.json"

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from agent.errors import MossAgentError
 from agent.events import CommandFinished, CommandsRetried, CommandStarted, Token, TurnDone
 from agent.loop import Agent
 from agent.visible import visible_reply, visible_thoughts
+from moss_core.errors import MossAgentError
 
 HELP = """commands:
   /reset          forget the conversation

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from agent.protocol import Exchange, neutralize
+from moss_core.protocol import Exchange, neutralize
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agent.protocol import COMMANDS
+from moss_core.protocol import COMMANDS
 
 # Any MOSS terminator (<eot>, <eoc>, ...) or role marker ends the visible part.
 _TERMINATOR = re.compile(r"<eo\w>|<\|[A-Za-z ]{1,20}\|>")

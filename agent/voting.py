@@ -3,8 +3,9 @@
 Greedy decoding often misses a right line that the model ranks close behind: "Shirley starts
 with 98 eggs. She buys 8 more" gets ``98-(8+8)`` greedily, ``98+8`` a few beams down. With
 ``Agent(votes=k)``, a turn whose greedy line calls a grounded plugin (``@plugin(...,
-grounded=True)``: the built-in Calculate and Solve) also asks the backend for the model's k most
-likely phase-1 outputs (beam search), and ``elect`` chooses:
+grounded=True)``: the built-in Calculate and Solve) also asks the backend for k more phase-1
+outputs, the model's k most likely (beam search, ``vote_draw="beams"``) or k drawn at a
+temperature (``vote_draw="samples"``), and ``elect`` chooses:
 
 1. A candidate takes part only if it calls a tool, and every argument of a grounded plugin
    passes grounding (``agent.grounding``: each number comes from the conversation or a short
@@ -29,12 +30,12 @@ from __future__ import annotations
 from collections.abc import Generator, Hashable, Sequence
 from typing import Literal
 
-from agent import protocol
 from agent.backends.base import Generation
 from agent.dispatch import Dispatcher
 from agent.events import CommandFinished, CommandsRetried, CommandStarted
 from agent.grounding import overused, ungrounded
 from agent.retry import VOTES, Kept, agreement, run_once
+from moss_core import protocol
 
 # Candidates ``Agent.default()`` ranks for a turn that calls a grounded plugin. Off: with the
 # shipped adapter votes gain on stories and on the blind set but lose held-out cases, which the
@@ -43,6 +44,17 @@ DEFAULT_VOTES = 0
 
 Grounding = Literal["off", "numbers", "single-use"]
 GROUNDING_MODES: tuple[Grounding, ...] = ("off", "numbers", "single-use")
+
+# Where the k candidates come from: the model's k most likely lines (beam search), or k lines
+# drawn at a temperature. Beams are near-copies of one another, so their agreement is weak
+# evidence; independent draws agree mostly where the model is sure (self-consistency).
+Draw = Literal["beams", "samples"]
+DRAWS: tuple[Draw, ...] = ("beams", "samples")
+# Samples are drawn at this temperature and nucleus, seeded so the same turn gets the same
+# candidates (an evaluation repeats exactly). 0.7 / 0.95 as in scripts/vote_headroom.py.
+SAMPLE_TEMPERATURE = 0.7
+SAMPLE_TOP_P = 0.95
+SAMPLE_SEED = 0
 
 
 def admissible(
@@ -122,7 +134,12 @@ def elect(
 
 __all__ = [
     "DEFAULT_VOTES",
+    "DRAWS",
     "GROUNDING_MODES",
+    "SAMPLE_SEED",
+    "SAMPLE_TEMPERATURE",
+    "SAMPLE_TOP_P",
+    "Draw",
     "Grounding",
     "admissible",
     "calls_grounded_tool",

@@ -17,8 +17,9 @@ import time
 
 from machine import report_machine  # benchmarks/machine.py, beside this script
 
-from agent import Agent, protocol
+from agent import Agent
 from agent.backends.transformers import TransformersBackend
+from moss_core import protocol
 
 QUESTIONS = [
     "What is 4,817 times 63?",

@@ -18,12 +18,12 @@ import time
 
 from machine import report_machine  # benchmarks/machine.py, beside this script
 
-from agent import protocol
 from agent.backends.base import run_stream
 from agent.backends.constrain import Constraint
 from agent.grammar import phase1_grammar
 from agent.shipped import ADAPTER_DIR
 from finetune.evaluate import read_cases
+from moss_core import protocol
 from plugins import default_registry
 
 

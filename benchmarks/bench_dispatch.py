@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from agent.dispatch import Dispatcher
-from agent.protocol import format_results, parse_commands
+from moss_core.protocol import format_results, parse_commands
 from plugins import Registry, default_registry
 
 

@@ -1,6 +1,6 @@
 """KV-cache reuse in TransformersBackend over an 8-turn, tool-using MOSS conversation.
 
-Drives the backend the way the Agent does (agent.protocol: render_prompt, parse_phase1,
+Drives the backend the way the Agent does (moss_core.protocol: render_prompt, parse_phase1,
 results_prefix, parse_reply), on the default model (SmolLM2-135M, float32, CPU unless a GPU is
 found). The untuned base model rarely writes a usable command, so each turn falls back to a
 scripted call, as a tuned model would have written it. Every prompt is then replayed on a backend
@@ -19,10 +19,10 @@ from typing import Any
 
 from machine import report_machine  # benchmarks/machine.py, beside this script
 
-from agent import protocol
 from agent.backends.base import Generation, run_stream
 from agent.backends.transformers import TransformersBackend
 from agent.models import default_model_path
+from moss_core import protocol
 
 # (question, scripted call, layout, value) -- values as the built-in plugins would return them.
 TURNS: list[tuple[str, protocol.Call, protocol.Layout, Any]] = [

@@ -15,7 +15,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import agent  # noqa: F401  (first: plugins.registry imports agent.errors, see the report)
 from plugins.search import SAMPLE_CORPUS, LocalIndex
 from plugins.search.base import Hit, make_snippet, tokens
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.events import CommandFinished, CommandsRetried, CommandStarted, Event, Token, TurnDone
-from agent.protocol import Call, CommandResult
 from agent.turn import Turn
 from agent.visible import visible_reply, visible_thoughts
+from moss_core.protocol import Call, CommandResult
 
 Message = dict[str, Any]
 

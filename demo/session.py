@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent import protocol
-from agent.errors import MossAgentError
 from agent.events import TurnDone
 from agent.loop import Agent
 from agent.options import load_agent
@@ -31,6 +29,8 @@ from demo.messages import (
     turn_summary,
     user_message,
 )
+from moss_core import protocol
+from moss_core.errors import MossAgentError
 
 if TYPE_CHECKING:
     from plugins.registry import Plugin

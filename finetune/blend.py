@@ -29,8 +29,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.errors import ModelNotAvailableError, MossAgentError
 from agent.shipped import SETTINGS_FILE, adapter_folder
+from moss_core.errors import ModelNotAvailableError, MossAgentError
 
 # LoRA settings that change what a weight means; adapters that differ in one cannot be blended.
 _MUST_AGREE = ("target_modules", "use_rslora", "use_dora", "bias", "modules_to_save", "peft_type")

@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agent.errors import MossAgentError
+from moss_core.errors import MossAgentError
 
 BF16_CHOICES = ("auto", "on", "off")
 META_CHOICES = ("data", "moss", "short")
@@ -64,7 +64,7 @@ class TrainConfig:
         default="data",
         metadata=_help(
             "System text to train with: 'data' keeps each conversation's own; 'moss' or 'short' "
-            "rebuild it with that agent.protocol preset from the tools the conversation lists.",
+            "rebuild it with that moss_core.protocol preset from the tools the conversation lists.",
             choices=META_CHOICES,
         ),
     )

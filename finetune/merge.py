@@ -23,8 +23,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.errors import ModelNotAvailableError, MossAgentError
 from finetune.train import ADAPTER_INFO
+from moss_core.errors import ModelNotAvailableError, MossAgentError
 
 
 def merge(

@@ -32,7 +32,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConversationError, MossAgentError
 from agent.shipped import adapter_folder
 from finetune.config import (
     TrainConfig,
@@ -52,6 +51,7 @@ from finetune.data import (
 )
 from finetune.loss import LossPositions, selected_loss
 from finetune.micro import micro_batch_trainer, resolve_rows
+from moss_core.errors import ConversationError, MossAgentError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ is what registration raises for a plugin that breaks the contract.
 Importing this package is cheap: built-ins (sympy, sqlite) load on first ``default_registry()``.
 """
 
-from agent.errors import PluginError, ToolUnavailable
+from moss_core.errors import PluginError, ToolUnavailable
 from plugins.registry import (
     ENTRY_POINT_GROUP,
     LoadError,

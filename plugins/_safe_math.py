@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import MossAgentError
+from moss_core.errors import MossAgentError
 
 if TYPE_CHECKING:
     from sympy import Expr

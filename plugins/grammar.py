@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from agent.errors import PluginError
+from moss_core.errors import PluginError
 
 # What an argument is when its plugin declares nothing: text without quotes, backslashes or
 # line breaks (the quoted argument of a Commands line cannot hold those unescaped).

@@ -7,7 +7,7 @@ line are what the meta-instruction shows the model; its docstring is the descrip
     def calculate(expression: str) -> str:
         '''Evaluate an arithmetic expression.'''
 
-The return value decides how the Results block shows it (see ``agent.protocol.format_result``):
+The return value decides how the Results block shows it (see ``moss_core.protocol.format_result``):
 ``str`` or a number -> ``Calculate("x") => '0.57'``; ``dict`` -> one ``name = value`` line each;
 ``list`` of strings -> numbered ``<|n|>: 'snippet'`` lines. Raise any exception to fail: the
 model sees ``No result.``, the exception is kept for logs and the UI.
@@ -42,8 +42,8 @@ from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from typing import Any, TypeVar, get_args, get_type_hints
 
-from agent.errors import PluginError
-from agent.protocol import Layout, neutralize
+from moss_core.errors import PluginError
+from moss_core.protocol import Layout, neutralize
 from plugins.grammar import check as check_grammar
 
 log = logging.getLogger(__name__)

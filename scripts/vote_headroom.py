@@ -18,8 +18,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from agent import Agent, protocol
+from agent import Agent
 from finetune.evaluate import Case, calculate_matches, read_cases, solve_matches
+from moss_core import protocol
 from plugins.calculator import evaluate as calculate
 from plugins.solver import solve
 

@@ -2,8 +2,8 @@
 
 Each test gets the llama.cpp engine (``LlamaCppBackend`` on the shipped GGUF) and the
 transformers engine (``TransformersBackend`` on the same weights, dequantised), both with the
-shipped adapter, so the model writes the MOSS turns it was trained for: prefix reuse,
-stop strings, cancellation, alternatives, batches and errors must behave alike. References are
+shipped adapter, so the model writes the MOSS turns it was trained for: prefix reuse, stop
+strings, cancellation, alternatives, samples, batches and errors must behave alike. References are
 fresh runs of the same engine with no cache (``reuse_cache=False``), so a test checks the
 engine against itself, not one engine's rounding against the other's. Where the two engines
 are compared, it is on what must agree: greedy text on prompts the shipped adapter was trained
@@ -22,9 +22,10 @@ from agent.backends.base import (
     Backend,
     BatchBackend,
     Generation,
+    SamplesBackend,
     run_stream,
 )
-from agent.errors import BackendError, ModelNotAvailableError
+from moss_core.errors import BackendError, ModelNotAvailableError
 
 PROMPT = "<|Human|>: What is 4/7?<eoh>\n<|Inner Thoughts|>:"
 THOUGHTS = ' I should calculate this.<eot>\n<|Commands|>: Calculate("4/7")<eoc>\n'
@@ -180,12 +181,37 @@ def test_one_alternative_with_a_stop_is_the_greedy_line(backend: Any) -> None:
     assert (best.text, best.stop) == (greedy.text, greedy.stop)
 
 
+# -- samples (drawn candidates) -------------------------------------------------------------------
+
+
+def test_samples_repeat_for_a_seed_and_leave_greedy_decoding_as_it_was(backend: Any) -> None:
+    assert isinstance(backend, SamplesBackend)
+    greedy = fresh(backend, PROMPT, stop=("<eoc>",), n=24)
+    draw = {"stop": ("<eoc>",), "max_new_tokens": 24, "n": 4, "temperature": 1.5, "top_p": 1.0}
+    one = backend.samples(PROMPT, seed=1, **draw)
+    assert [g.text for g in backend.samples(PROMPT, seed=1, **draw)] == [g.text for g in one]
+    other = backend.samples(PROMPT, seed=2, **draw)
+    assert len(one) == len(other) == 4
+    assert len({g.text for g in one + other}) > 1  # 8 draws of 24 tokens at temperature 1.5
+    for g in one + other:
+        assert "<eoc>" not in g.text and g.prompt_tokens == greedy.prompt_tokens
+    again = fresh(backend, PROMPT, stop=("<eoc>",), n=24)
+    assert (again.text, backend.temperature) == (greedy.text, 0.0)
+
+
+def test_samples_need_a_temperature(backend: Any) -> None:
+    with pytest.raises(ValueError, match=r"temperature above 0.*alternatives\(\)"):
+        backend.samples(PROMPT, stop=(), max_new_tokens=4, n=2, temperature=0.0)
+    with pytest.raises(ValueError, match="n >= 1"):
+        backend.samples(PROMPT, stop=(), max_new_tokens=4, n=0, temperature=0.7)
+
+
 # -- batches --------------------------------------------------------------------------------------
 
 
 def test_a_batch_writes_the_commands_line_a_stream_writes(backend: Any) -> None:
     from agent.dispatch import capabilities
-    from agent.protocol import build_meta_instruction, render_prompt
+    from moss_core.protocol import build_meta_instruction, render_prompt
     from plugins import default_registry
 
     # Whole phase-1 prompts, as the Agent writes them: they share the system text.
@@ -251,7 +277,7 @@ def _calculate_only() -> str:
 
 def _checked(text: str) -> list[str]:
     """The calls of a constrained phase-1 text, after checking it parses cleanly."""
-    from agent.protocol import parse_phase1
+    from moss_core.protocol import parse_phase1
     from plugins.calculator import evaluate
 
     phase1 = parse_phase1(text)
@@ -292,6 +318,17 @@ def test_a_constrained_batch_holds_every_row(backend: Any) -> None:
     gens = backend.generate_batch(
         [_prompt(q) for q in HARD], stop=("<eoc>",), max_new_tokens=96, grammar=_calculate_only()
     )
+    for gen in gens:
+        assert gen.stop == "<eoc>", gen.text
+        _checked(gen.text)
+
+
+def test_constrained_samples_all_parse(backend: Any) -> None:
+    gens = backend.samples(
+        _prompt(HARD[1]), stop=("<eoc>",), max_new_tokens=96, n=4, temperature=1.0,
+        grammar=_calculate_only(),
+    )  # fmt: skip
+    assert len(gens) == 4
     for gen in gens:
         assert gen.stop == "<eoc>", gen.text
         _checked(gen.text)

@@ -27,7 +27,7 @@ import pytest
 
 from agent.backends.base import Backend, run_stream
 from agent.backends.openai import OpenAICompatibleBackend, estimate_tokens
-from agent.errors import BackendError, ModelNotAvailableError
+from moss_core.errors import BackendError, ModelNotAvailableError
 
 N_CTX = 2048
 READY_SECONDS = 120  # loading a 100 MB GGUF takes a few seconds; this bounds a stuck start

@@ -6,7 +6,7 @@ import pytest
 
 from agent.backends.base import Backend, run_stream
 from agent.backends.scripted import FailAfter, ScriptedBackend, scripted_tokens
-from agent.errors import BackendError
+from moss_core.errors import BackendError
 
 
 def test_is_a_backend() -> None:

@@ -18,9 +18,9 @@ transformers = pytest.importorskip("transformers")
 
 from agent.backends.base import Backend, Generation, run_stream  # noqa: E402
 from agent.backends.transformers import TransformersBackend, _IncrementalDecoder  # noqa: E402
-from agent.errors import BackendError, ModelNotAvailableError  # noqa: E402
 from agent.loop import Agent  # noqa: E402
 from agent.shipped import SETTINGS_FILE  # noqa: E402
+from moss_core.errors import BackendError, ModelNotAvailableError  # noqa: E402
 
 PROMPT = "<|Human|>: What is 4/7?<eoh>\n<|Inner Thoughts|>:"
 THOUGHTS = ' I should calculate this.<eot>\n<|Commands|>: Calculate("4/7")<eoc>\n'

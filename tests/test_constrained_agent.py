@@ -14,7 +14,7 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python did not build here")
 
 from agent import Agent
 from agent.backends.scripted import ScriptedBackend
-from agent.errors import ModelNotAvailableError
+from moss_core.errors import ModelNotAvailableError
 
 QUESTION = "Who painted the Mona Lisa?"
 

@@ -382,8 +382,8 @@ def test_real_model(browser: Any, serve: Callable[..., str]) -> None:
     """The default model end to end: whatever it answers must arrive as a finished turn."""
     from playwright.sync_api import expect
 
-    from agent.errors import ModelNotAvailableError
     from demo.session import SharedModel
+    from moss_core.errors import ModelNotAvailableError
 
     # Short limits: the point is the whole path through the page, not a long answer.
     factory = SharedModel(lambda: Agent.default(max_thought_tokens=64, max_reply_tokens=96))

@@ -17,7 +17,6 @@ import pytest
 
 from agent import Agent, BackendError, CommandFinished, CommandStarted, Token, TurnDone
 from agent.backends.scripted import Alternatives, FailAfter, ScriptedBackend
-from agent.protocol import Call, CommandResult
 from agent.turn import PhaseStats, Turn
 from demo.messages import (
     RETRY_TITLE,
@@ -36,6 +35,7 @@ from demo.messages import (
     visible_thoughts,
 )
 from demo.session import MAX_UPLOAD_BYTES, Session, SharedModel, describe_backend
+from moss_core.protocol import Call, CommandResult
 from plugins.registry import Registry, default_registry
 from plugins.search import SearchError, WebSearch
 

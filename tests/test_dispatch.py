@@ -14,7 +14,7 @@ import pytest
 
 from agent.dispatch import Dispatcher
 from agent.events import CommandFinished, CommandStarted
-from agent.protocol import Call, format_results
+from moss_core.protocol import Call, format_results
 from plugins import Registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ def test_a_plugin_that_never_returns_does_not_keep_the_program_alive() -> None:
         """
         import threading
         from agent.dispatch import Dispatcher
-        from agent.protocol import Call
+        from moss_core.protocol import Call
         from plugins import Registry
 
         reg = Registry()

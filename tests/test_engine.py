@@ -11,8 +11,8 @@ import pytest
 
 from agent.backends.base import run_stream
 from agent.engine import pick_engine
-from agent.errors import BackendError, ModelNotAvailableError
 from agent.shipped import ADAPTER_DIR
+from moss_core.errors import BackendError, ModelNotAvailableError
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python did not build here")
 np = pytest.importorskip("numpy")

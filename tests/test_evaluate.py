@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from agent.backends.scripted import ScriptedBackend
-from agent.errors import BackendError, ConversationError, PluginError
 from agent.loop import Agent
 from finetune import evaluate as ev
 from finetune.evaluate import Case, Report, evaluate
 from finetune.evaluate import cli as eval_cli
+from moss_core.errors import BackendError, ConversationError, PluginError
 from plugins import Registry
 
 CORPUS = [

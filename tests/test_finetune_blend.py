@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from agent.errors import ModelNotAvailableError, MossAgentError
 from agent.shipped import ADAPTER_DIR
 from finetune.blend import blend, main
+from moss_core.errors import ModelNotAvailableError, MossAgentError
 
 
 def deltas(folder: Path) -> dict[str, np.ndarray]:

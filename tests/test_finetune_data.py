@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from agent import protocol
-from agent.errors import ConversationError
 from finetune.data import (
     IGNORE_INDEX,
     Conversation,
@@ -30,6 +28,8 @@ from finetune.data import (
     render_for_training,
     write_conversations,
 )
+from moss_core import protocol
+from moss_core.errors import ConversationError
 
 META = protocol.MOSS_META_INSTRUCTION
 

@@ -17,7 +17,6 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from agent.errors import MossAgentError
 from agent.shipped import adapter_preset, preset_for
 from finetune.config import (
     TrainConfig,
@@ -36,6 +35,7 @@ from finetune.train import (
     resolve_bf16,
     train,
 )
+from moss_core.errors import MossAgentError
 from tests.test_finetune_data import sample_conversations, save_tiny_model
 
 
@@ -341,7 +341,7 @@ def test_short_meta_instruction_preset(tiny_model: Path, tmp_path: Path) -> None
 
 
 def test_an_adapter_trained_on_moss_text_asks_for_the_moss_preset(tmp_path: Path) -> None:
-    from agent.protocol import MOSS_HEAD
+    from moss_core.protocol import MOSS_HEAD
 
     assert adapter_preset(tmp_path) == "short"  # nothing recorded
     info = {"meta_instruction_preset": "data", "meta_instruction": MOSS_HEAD + "- Search..."}

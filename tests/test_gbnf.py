@@ -117,9 +117,9 @@ def test_what_gbnf_cannot_say_is_refused_by_name() -> None:
 def _gguf_and_lora() -> tuple[Path, Path]:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python did not build here")
     from agent.backends.gguf_lora import lora_gguf
-    from agent.errors import ModelNotAvailableError
     from agent.models import default_gguf_path
     from agent.shipped import ADAPTER_DIR
+    from moss_core.errors import ModelNotAvailableError
 
     try:
         gguf = default_gguf_path()

@@ -17,7 +17,7 @@ import pytest
 from llguidance import LLMatcher, LLTokenizer, TokenizerWrapper
 
 from agent.grammar import phase1_grammar
-from agent.protocol import parse_commands, parse_phase1
+from moss_core.protocol import parse_commands, parse_phase1
 from plugins import PluginError, Registry, default_registry
 from plugins._math_grammar import calculate_grammar, solve_grammar
 from plugins._safe_math import parse, to_python, tokenize

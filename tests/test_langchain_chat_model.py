@@ -20,10 +20,10 @@ from langchain_core.messages import (
 from langchain_core.runnables import RunnableLambda
 
 from agent.backends.scripted import ScriptedBackend
-from agent.errors import BackendError, ConversationError
 from agent.langchain import MossChatModel, ReplyFilter, conversation_from_messages
 from agent.loop import Agent
-from agent.protocol import CAPABILITIES_TITLE, parse_reply
+from moss_core.errors import BackendError, ConversationError
+from moss_core.protocol import CAPABILITIES_TITLE, parse_reply
 from plugins import default_registry
 from plugins.registry import Registry
 

@@ -14,7 +14,6 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent.backends.scripted import ScriptedBackend
 from agent.dispatch import Dispatcher
-from agent.errors import PluginError
 from agent.langchain import (
     PluginTool,
     command_name,
@@ -23,7 +22,8 @@ from agent.langchain import (
     plugin_as_langchain_tool,
 )
 from agent.loop import Agent
-from agent.protocol import Call, format_results
+from moss_core.errors import PluginError
+from moss_core.protocol import Call, format_results
 from plugins import default_registry
 from plugins.registry import Registry, make_plugin
 
@@ -56,7 +56,7 @@ def capital(country: str) -> dict[str, str]:
 
 def run_commands(registry: Registry, commands: str) -> str:
     """The Results block the model would see for a Commands line."""
-    from agent.protocol import parse_commands
+    from moss_core.protocol import parse_commands
 
     return format_results(Dispatcher(registry).run(parse_commands(commands).calls))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent.backends.llamacpp_load import build_has_amx, cpu_has_amx, open_llama
-from agent.errors import BackendError, ModelNotAvailableError
+from moss_core.errors import BackendError, ModelNotAvailableError
 
 needs_llama_cpp = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None,

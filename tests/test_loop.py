@@ -27,7 +27,7 @@ from agent import (
 )
 from agent.backends.scripted import FailAfter, ScriptedBackend
 from agent.clip import fit_results
-from agent.protocol import Call, CommandResult
+from moss_core.protocol import Call, CommandResult
 from plugins import Registry, default_registry
 
 CALC = ' I should calculate.<eot>\n<|Commands|>: Calculate("4/7")<eoc>'

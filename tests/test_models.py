@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent import models
-from agent.errors import ModelNotAvailableError
+from moss_core.errors import ModelNotAvailableError
 
 GGUF_BYTES = b"GGUF" + bytes(range(256)) * 64
 

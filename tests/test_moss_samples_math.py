@@ -23,7 +23,7 @@ from typing import Any
 
 import sympy
 
-from agent.protocol import parse_commands
+from moss_core.protocol import parse_commands
 from plugins._safe_math import Builder, parse, to_python, tokenize
 from plugins.calculator import calculate
 from plugins.solver import solve

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from agent import protocol as p
+from moss_core import protocol as p
 
 
 def _turns(root: Path):

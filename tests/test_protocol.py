@@ -1,4 +1,5 @@
-"""agent.protocol: markers, meta-instruction, rendering, tolerant parsing, results, injection."""
+"""moss_core.protocol: markers, meta-instruction, rendering, tolerant parsing, results,
+injection."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agent import protocol as p
-from agent.protocol import Call, CommandResult, Exchange
+from moss_core import protocol as p
+from moss_core.protocol import Call, CommandResult, Exchange
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from agent.dispatch import Dispatcher
-from agent.errors import PluginError
-from agent.protocol import Call
+from moss_core.errors import PluginError
+from moss_core.protocol import Call
 from plugins import Registry, default_registry, make_plugin
 from plugins.registry import installed, plugin
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agent.dispatch import Dispatcher
-from agent.errors import PluginError
-from agent.protocol import Call
+from moss_core.errors import PluginError
+from moss_core.protocol import Call
 from plugins.registry import default_registry, installed
 from plugins.search import (
     ENV_CORPUS,

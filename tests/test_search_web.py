@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from agent.errors import PluginError
+from moss_core.errors import PluginError
 from plugins.search import (
     ENV_CORPUS,
     SNIPPET_CHARS,

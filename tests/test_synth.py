@@ -16,13 +16,6 @@ from pathlib import Path
 import pytest
 
 from agent.dispatch import Dispatcher
-from agent.protocol import (
-    Exchange,
-    format_results,
-    parse_commands,
-    parse_conversation,
-    render_exchange,
-)
 from finetune.data import read_conversations
 from finetune.synth import (
     SynthConversation,
@@ -41,6 +34,13 @@ from finetune.synth.evalcases import ASSETS, PER_TOOL, asset_texts
 from finetune.synth.generate import Runner
 from finetune.synth.numfmt import accepted_answers, say
 from finetune.synth.templates_chat import CREATIVE_TOPICS
+from moss_core.protocol import (
+    Exchange,
+    format_results,
+    parse_commands,
+    parse_conversation,
+    render_exchange,
+)
 from plugins.calculator import evaluate as calculate
 
 N = 160  # conversations per split: every kind of conversation appears several times
@@ -514,7 +514,7 @@ def test_every_phrasing_in_the_data_files_belongs_to_a_family() -> None:
 def test_runner_searches_its_corpus_with_a_search_of_its_own() -> None:
     """Generating data changes nothing process-wide: the runner's Search answers from the
     split's corpus, the process's configured backend stays what it was."""
-    from agent.protocol import Call
+    from moss_core.protocol import Call
     from plugins import search
 
     before = search.get_backend()
@@ -527,9 +527,9 @@ def test_runner_searches_its_corpus_with_a_search_of_its_own() -> None:
 
 
 def test_failed_kind_shows_no_result_and_a_reply_that_invents_nothing() -> None:
-    from agent.protocol import NO_RESULT
     from finetune.evaluate import numbers_of_its_own
     from finetune.synth.generate import MIX, TOOLS
+    from moss_core.protocol import NO_RESULT
 
     # After every kind drawn before it, and 0 by default, as every kind after it is: every mix
     # drawn before it (the shipped adapter's first stage) draws the same.

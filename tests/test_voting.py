@@ -1,6 +1,6 @@
 """Grounding and voting over candidate Commands lines (Agent(votes=k), agent.grounding).
 
-On a scripted model whose greedy line and beams are decided in advance, with the real
+On a scripted model whose greedy line and beams (or draws) are decided in advance, with the real
 Calculate and Solve plugins: which line is kept, when the greedy line stands, what grounding
 rules out, and that turns without a grounded tool never pay for beams.
 """
@@ -11,8 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from agent import Agent, CommandsRetried
-from agent.backends.scripted import Alternatives
+from agent import Agent, BackendError, CommandsRetried
+from agent.backends.base import AlternativesBackend, SamplesBackend
+from agent.backends.scripted import Alternatives, ScriptedBackend
 from agent.grounding import CONSTANTS, overused, ungrounded, used, written
 from plugins import default_registry
 from plugins.registry import Registry, make_plugin
@@ -151,11 +152,44 @@ def test_a_third_party_plugin_opts_in_to_grounding() -> None:
     assert not make_plugin(lambda text: text, "Echo").grounded
 
 
+def test_sampled_candidates_vote_and_each_repeat_counts() -> None:
+    # Draws repeat where the model is sure: two identical draws of 98+8 are two votes, and
+    # outvote the greedy line's one.
+    draws = [line("98+8"), line("98+8")]
+    turn, _, backend = turn_for(line("98-(8+8)"), draws, vote_draw="samples")
+    assert turn.commands_text == 'Calculate("98+8")'
+    assert backend.remaining == 0
+
+
+def test_a_failed_draw_names_the_vote_and_leaves_history_as_it_was() -> None:
+    agent, _ = make_agent(line("98-8"), RuntimeError("out of memory"), votes=2, vote_draw="samples")
+    with pytest.raises(BackendError, match=r"drawing candidates to vote on.*Agent\(votes=0\)"):
+        agent.chat(EGGS)
+    assert agent.history == []
+
+
+def test_a_backend_that_cannot_draw_samples_does_not_vote() -> None:
+    class BeamsOnly:  # a Backend with alternatives() but no samples()
+        def __init__(self, inner: ScriptedBackend) -> None:
+            self.inner = inner
+            self.name, self.context_length = inner.name, inner.context_length
+            self.count_tokens, self.stream = inner.count_tokens, inner.stream
+            self.alternatives = inner.alternatives
+
+    inner = ScriptedBackend([line("98-(8+8)"), REPLY])
+    backend = BeamsOnly(inner)
+    assert isinstance(backend, AlternativesBackend) and not isinstance(backend, SamplesBackend)
+    turn = Agent(backend, votes=4, vote_draw="samples").chat(EGGS)  # type: ignore[arg-type]
+    assert turn.commands_text == 'Calculate("98-(8+8)")' and inner.remaining == 0
+
+
 def test_votes_and_grounding_are_checked() -> None:
     agent, _ = make_agent()
     with pytest.raises(ValueError, match="votes must be"):
         Agent(agent.backend, votes=-1)
     with pytest.raises(ValueError, match="grounding must be one of"):
         Agent(agent.backend, grounding="strict")  # type: ignore[arg-type]
-    copy = Agent(agent.backend, votes=3, grounding="single-use").copy()
-    assert (copy.votes, copy.grounding) == (3, "single-use")
+    with pytest.raises(ValueError, match="vote_draw must be one of"):
+        Agent(agent.backend, vote_draw="nucleus")  # type: ignore[arg-type]
+    copy = Agent(agent.backend, votes=3, grounding="single-use", vote_draw="samples").copy()
+    assert (copy.votes, copy.grounding, copy.vote_draw) == (3, "single-use", "samples")

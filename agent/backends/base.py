@@ -26,7 +26,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from agent.errors import BackendError
+from moss_core.errors import BackendError
 
 TextStream = Generator[str, None, "Generation"]
 
@@ -74,8 +74,25 @@ class AlternativesBackend(Backend, Protocol):
     ) -> list[Generation]: ...
 
 
+@runtime_checkable
+class SamplesBackend(Backend, Protocol):
+    """A Backend that can also draw ``n`` completions of one prompt at a temperature."""
+
+    def samples(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        n: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+    ) -> list[Generation]: ...
+
+
 def constrains(backend: object) -> bool:
-    """Whether ``backend``'s ``stream``, ``generate_batch`` and ``alternatives`` take
+    """Whether ``backend``'s ``stream``, ``generate_batch``, ``alternatives`` and ``samples`` take
     ``grammar=`` (llguidance grammar text, ``agent.grammar``) and hold what they write to it.
 
     A backend says so with a class attribute ``constrains = True``; the Agent sends a grammar
@@ -190,6 +207,19 @@ def check_prompt(ids: Sequence[int], max_new_tokens: int, backend: Backend, what
             f"context length of {backend.name} ({backend.context_length}); shorten the history "
             "or lower max_new_tokens"
         )
+
+
+def check_sampling(n: int, temperature: float, top_p: float) -> None:
+    """Refuse ``samples`` arguments that would not draw: no rows, no temperature, no mass."""
+    if n < 1:
+        raise ValueError(f"samples needs n >= 1, got {n}")
+    if not temperature > 0:
+        raise ValueError(
+            f"samples needs a temperature above 0, got {temperature}; "
+            "for the most likely completions call alternatives()"
+        )
+    if not 0 < top_p <= 1:
+        raise ValueError(f"samples needs 0 < top_p <= 1, got {top_p}")
 
 
 def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:

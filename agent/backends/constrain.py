@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent.errors import BackendError
+from moss_core.errors import BackendError
 
 
 class Constraint:

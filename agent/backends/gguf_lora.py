@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ModelNotAvailableError
+from moss_core.errors import ModelNotAvailableError
 
 # Bump when the layout written below changes, so cached files are converted again.
 FORMAT_VERSION = 1

@@ -40,14 +40,15 @@ from agent.backends.base import (
     StopMatcher,
     TextStream,
     check_prompt,
+    check_sampling,
     common_prefix,
     finish,
     stream_still_open,
 )
 from agent.backends.constrain import Constraint, Grammars, vocabulary_of_llama
 from agent.backends.llamacpp_load import open_llama
-from agent.errors import BackendError
 from agent.turnlock import TurnLock
+from moss_core.errors import BackendError
 
 MAX_BEAMS = 16  # alternatives(n) takes n up to this; each beam needs two sequence slots
 MAX_ROWS = 16  # generate_batch decodes at most this many prompts at once
@@ -194,6 +195,35 @@ class LlamaCppBackend:
             finally:
                 self._drop_sequences()
 
+    def samples(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        n: int,
+        temperature: float,
+        top_p: float = 1.0,
+        seed: int = 0,
+        grammar: str | None = None,
+    ) -> list[Generation]:
+        """``n`` completions of ``prompt`` drawn independently at ``temperature`` (nucleus
+        ``top_p``), decoded as rows of one batch, as ``generate_batch`` decodes them.
+
+        The draws depend on ``seed`` alone, not on earlier calls or on the backend's own
+        ``temperature``, so the same prompt gets the same samples. ``grammar`` holds every row
+        to it."""
+        check_sampling(n, temperature, top_p)
+        with self._turns.hold("samples"):
+            # _pick reads these; swapped only while the turn lock keeps every other call out.
+            saved = self.temperature, self.top_p, self._rng
+            self.temperature, self.top_p = temperature, top_p
+            self._rng = self._np.random.default_rng(seed)
+            try:
+                return self._run_batch([prompt] * n, stop, max_new_tokens, grammar)
+            finally:
+                self.temperature, self.top_p, self._rng = saved
+
     def generate_batch(
         self,
         prompts: Sequence[str],
@@ -212,20 +242,25 @@ class LlamaCppBackend:
         if not prompts:
             return []
         with self._turns.hold("generate_batch"):
-            try:
-                rows = [self._encode(p) for p in prompts]
-                for i, ids in enumerate(rows):
-                    check_prompt(ids, max_new_tokens, self, f"prompt {i}")
-                out: list[Generation] = []
-                for group in self._groups(rows, max_new_tokens):
-                    out += self._generate_batch(group, stop, max_new_tokens, grammar)
-                    self._drop_sequences()
-                return out
-            except BackendError:
-                self.reset()
-                raise
-            finally:
+            return self._run_batch(prompts, stop, max_new_tokens, grammar)
+
+    def _run_batch(
+        self, prompts: Sequence[str], stop: Sequence[str], max_new_tokens: int, grammar: str | None
+    ) -> list[Generation]:
+        try:
+            rows = [self._encode(p) for p in prompts]
+            for i, ids in enumerate(rows):
+                check_prompt(ids, max_new_tokens, self, f"prompt {i}")
+            out: list[Generation] = []
+            for group in self._groups(rows, max_new_tokens):
+                out += self._generate_batch(group, stop, max_new_tokens, grammar)
                 self._drop_sequences()
+            return out
+        except BackendError:
+            self.reset()
+            raise
+        finally:
+            self._drop_sequences()
 
     def _groups(self, rows: list[list[int]], max_new_tokens: int) -> list[list[list[int]]]:
         """Consecutive groups of ``rows`` that fit the cache together (shared prefixes
@@ -376,7 +411,7 @@ class LlamaCppBackend:
         z = logits / self.temperature
         probs = np.exp(z - z.max())
         probs /= probs.sum()
-        order = np.argsort(-probs, kind="stable")
+        order = self._ranked(probs)
         ranked = probs[order]
         if self.top_p < 1.0:
             # Keep each token whose higher-ranked tokens hold less than top_p of the mass.
@@ -385,6 +420,23 @@ class LlamaCppBackend:
         cumulative = np.cumsum(ranked)
         index = int(np.searchsorted(cumulative, self._rng.random() * cumulative[-1], "right"))
         return int(order[min(index, len(order) - 1)])
+
+    def _ranked(self, probs: Any) -> Any:
+        """Token ids by falling probability (ties by id), as many as ``top_p`` needs.
+
+        Sorting the whole vocabulary costs ~4 ms a token, more than a decode step of the
+        small model; the nucleus is nearly always within a few dozen tokens, so partition out
+        the top k and sort those, growing k until they hold ``top_p`` of the mass."""
+        np = self._np
+        if self.top_p >= 1.0:
+            return np.argsort(-probs, kind="stable")
+        k = 64
+        while k < probs.size:
+            top = np.sort(np.argpartition(-probs, k - 1)[:k])
+            if probs[top].sum() >= self.top_p:
+                return top[np.argsort(-probs[top], kind="stable")]
+            k *= 4
+        return np.argsort(-probs, kind="stable")
 
     def _drop_sequences(self) -> None:
         """Remove every sequence but the streaming one (beams, batch rows)."""

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.errors import BackendError
+from moss_core.errors import BackendError
 
 _LOAD = threading.Lock()  # the parameter swap below is process-wide
 

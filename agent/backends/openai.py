@@ -69,8 +69,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from agent.backends.base import Generation, StopMatcher, TextStream, run_stream
-from agent.errors import BackendError
 from agent.gbnf import GrammarNotConvertible, to_gbnf
+from moss_core.errors import BackendError
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from agent.backends.base import Generation, StopMatcher, TextStream, run_stream
-from agent.errors import BackendError
+from agent.backends.base import Generation, StopMatcher, TextStream, check_sampling, run_stream
+from moss_core.errors import BackendError
 
 # Leading whitespace plus 1-4 non-space characters; or trailing whitespace. Covers every string.
 _TOKEN = re.compile(r"\s*\S{1,4}|\s+")
@@ -50,7 +50,8 @@ class FailAfter:
 
 @dataclass(frozen=True)
 class Alternatives:
-    """A scripted answer to ``alternatives``: completions in rank order, most likely first.
+    """A scripted answer to ``alternatives`` (completions in rank order, most likely first) or
+    to ``samples`` (the draws, in order).
 
     >>> backend = ScriptedBackend([Alternatives([' Two equations.<eot> ...', ' Three ...'])])
     """
@@ -150,6 +151,22 @@ class ScriptedBackend:
             run_stream(self._play(prompt, text, None, stop, max_new_tokens))
             for text in item.texts[:n]
         ]
+
+    def samples(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        n: int,
+        temperature: float,
+        top_p: float = 1.0,
+        seed: int = 0,
+    ) -> list[Generation]:
+        """Play the next ``Alternatives`` item as ``alternatives`` does: a script decides its
+        draws in advance, so ``temperature``, ``top_p`` and ``seed`` change nothing."""
+        check_sampling(n, temperature, top_p)
+        return self.alternatives(prompt, stop=stop, max_new_tokens=max_new_tokens, n=n)
 
     def _play(
         self,

@@ -30,13 +30,14 @@ from agent.backends.base import (
     StopMatcher,
     TextStream,
     check_prompt,
+    check_sampling,
     common_prefix,
     finish,
     stream_still_open,
 )
 from agent.backends.constrain import Constraint, Grammars, vocabulary_of_hf
-from agent.errors import BackendError, ModelNotAvailableError
 from agent.turnlock import TurnLock
+from moss_core.errors import BackendError, ModelNotAvailableError
 
 if TYPE_CHECKING:
     import torch
@@ -227,16 +228,52 @@ class TransformersBackend:
         if not prompts:
             return []
         with self._turns.hold("generate_batch"):
+            return self._run_batch(prompts, stop, max_new_tokens, grammar)
+
+    def samples(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str],
+        max_new_tokens: int,
+        n: int,
+        temperature: float,
+        top_p: float = 1.0,
+        seed: int = 0,
+        grammar: str | None = None,
+    ) -> list[Generation]:
+        """``n`` completions of ``prompt`` drawn independently at ``temperature`` (nucleus
+        ``top_p``), decoded as rows of one batch, as ``generate_batch`` decodes them.
+
+        The draws depend on ``seed`` alone, not on earlier calls or on the backend's own
+        ``temperature``, so the same prompt gets the same samples (on the same device).
+        ``grammar`` holds every row to it."""
+        import torch
+
+        check_sampling(n, temperature, top_p)
+        with self._turns.hold("samples"):
+            # _pick reads these; swapped only while the turn lock keeps every other call out.
+            saved = self.temperature, self.top_p, self._generator
+            self.temperature, self.top_p = temperature, top_p
+            self._generator = torch.Generator(device=self.device).manual_seed(seed)
             try:
-                rows = [self._encode(p) for p in prompts]
-                return self._generate_batch(rows, stop, max_new_tokens, grammar)
-            except BackendError:
-                raise
-            except (RuntimeError, ValueError, IndexError) as error:
-                raise BackendError(
-                    f"{self.name} failed while generating a batch of {len(prompts)} "
-                    f"({type(error).__name__}: {error}); try fewer prompts at once"
-                ) from error
+                return self._run_batch([prompt] * n, stop, max_new_tokens, grammar)
+            finally:
+                self.temperature, self.top_p, self._generator = saved
+
+    def _run_batch(
+        self, prompts: Sequence[str], stop: Sequence[str], max_new_tokens: int, grammar: str | None
+    ) -> list[Generation]:
+        try:
+            rows = [self._encode(p) for p in prompts]
+            return self._generate_batch(rows, stop, max_new_tokens, grammar)
+        except BackendError:
+            raise
+        except (RuntimeError, ValueError, IndexError) as error:
+            raise BackendError(
+                f"{self.name} failed while generating a batch of {len(prompts)} "
+                f"({type(error).__name__}: {error}); try fewer prompts at once"
+            ) from error
 
     def alternatives(
         self,

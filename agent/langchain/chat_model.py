@@ -65,12 +65,12 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import RunnableConfig, ensure_config
 from pydantic import Field, PrivateAttr, model_validator
 
-from agent import protocol
-from agent.errors import ConversationError, PluginError
 from agent.events import CommandFinished, CommandStarted, TurnDone
 from agent.events import Token as TokenEvent
 from agent.loop import Agent
 from agent.turn import Turn
+from moss_core import protocol
+from moss_core.errors import ConversationError, PluginError
 
 _ROLES = {"human": "human", "user": "human", "ai": "ai", "assistant": "ai", "system": "system"}
 _TEXT_BLOCKS = ("text",)

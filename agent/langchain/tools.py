@@ -44,8 +44,8 @@ from pydantic import model_validator as _model_validator
 from pydantic.v1 import ValidationError as ValidationErrorV1
 
 from agent.dispatch import DEFAULT_TIMEOUT, Dispatcher
-from agent.errors import PluginError
-from agent.protocol import NO_RESULT, Call, Layout
+from moss_core.errors import PluginError
+from moss_core.protocol import NO_RESULT, Call, Layout
 from plugins.registry import Plugin, Registry, make_plugin
 
 # The tool a plugin was made from, kept on its function so the round trip gives it back.

@@ -1,14 +1,13 @@
 """Training data: MOSS records in, token ids with loss labels out.
 
 - ``finetune.data.records`` reads MOSS's plugin SFT files and the project's own JSONL into
-  ``agent.protocol.Conversation`` objects, counting bad records by reason in a ``LoadReport``,
+  ``moss_core.protocol.Conversation`` objects, counting bad records by reason in a ``LoadReport``,
   and writes conversations back;
-- ``finetune.data.encoding`` renders a conversation through ``agent.protocol.segments`` (so
+- ``finetune.data.encoding`` renders a conversation through ``moss_core.protocol.segments`` (so
   training text is inference text) and labels exactly what the model writes at inference.
 """
 
 from agent.files import atomic_text_file
-from agent.protocol import Conversation
 from finetune.data.encoding import (
     IGNORE_INDEX,
     PadCollator,
@@ -29,6 +28,7 @@ from finetune.data.records import (
     rebuild_meta_instruction,
     write_conversations,
 )
+from moss_core.protocol import Conversation
 
 __all__ = [
     "IGNORE_INDEX",

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent import protocol
-from agent.errors import ConversationError
-from agent.protocol import Conversation
 from finetune.data.records import LoadReport
+from moss_core import protocol
+from moss_core.errors import ConversationError
+from moss_core.protocol import Conversation
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
 
@@ -57,7 +57,7 @@ def _check_segment_shape(seg: protocol.Segment) -> None:
     head, tail = _SHAPES.get(seg.kind, ("", ""))
     if not (seg.text.startswith(head) and seg.text.endswith(tail)):
         raise ConversationError(
-            f"agent.protocol.segments renders a {seg.kind} part as {seg.text[:40]!r}..., not "
+            f"moss_core.protocol.segments renders a {seg.kind} part as {seg.text[:40]!r}..., not "
             f"{head!r}...{tail!r}: update finetune.data.render_for_training to the new shape."
         )
 
@@ -65,7 +65,7 @@ def _check_segment_shape(seg: protocol.Segment) -> None:
 def render_for_training(conversation: Conversation) -> RenderedConversation:
     """Render through ``protocol.segments`` and mark the spans the model writes.
 
-    >>> from agent.protocol import Exchange
+    >>> from moss_core.protocol import Exchange
     >>> r = render_for_training(Conversation("M\\n", [Exchange("Hi", "greet", reply="Yo")]))
     >>> [r.text[a:b] for a, b in r.spans]
     [' greet<eot>\\n<|Commands|>: None<eoc>', ' Yo<eom>']

@@ -14,7 +14,7 @@ record a line) and folders of them (recursively):
     {"meta_instruction": "...", "turns": [{"human": "What is 4/7?", "thoughts": "...",
         "commands": "Calculate(\\"4/7\\")", "results": "...", "reply": "4/7 is about 0.5714."}]}
 
-Both become ``agent.protocol.Conversation``. Bad records are skipped and counted by reason in a
+Both become ``moss_core.protocol.Conversation``. Bad records are skipped and counted by reason in a
 ``LoadReport``; training never meets them.
 """
 
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent import protocol
-from agent.errors import ConversationError
 from agent.files import atomic_text_file
-from agent.protocol import Capability, Conversation, Exchange
+from moss_core import protocol
+from moss_core.errors import ConversationError
+from moss_core.protocol import Capability, Conversation, Exchange
 
 RECORD_SUFFIXES = (".json", ".jsonl")
 
@@ -345,7 +345,7 @@ def write_conversations(path: str | os.PathLike[str], conversations: Iterable[Co
 
 
 def rebuild_meta_instruction(meta_instruction: str, preset: protocol.Preset) -> str:
-    """The same tools, listed with another ``agent.protocol`` preset.
+    """The same tools, listed with another ``moss_core.protocol`` preset.
 
     Small models pay for every token of MOSS's long system text; ``short`` keeps the tool
     list (what decides the Commands) and drops the rest.

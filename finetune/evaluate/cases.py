@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConversationError
+from moss_core.errors import ConversationError
 
 DEFAULT_CASES = Path(__file__).resolve().parent.parent / "assets" / "eval_cases.jsonl"
 TOOLS = ("Calculate", "Solve", "Search")

@@ -76,6 +76,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="for a turn that calls Calculate or Solve, also rank K readings by "
                         "beam search and keep the values most grounded ones reach (Agent(votes="
                         "K)); 0: off (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--vote-draw", choices=["beams", "samples"], default="beams",
+                        help="where --votes' candidates come from: the K most likely readings, "
+                        "or K drawn at temperature 0.7, seeded (default: %(default)s)")  # fmt: skip
     parser.add_argument("--grounding", choices=["off", "numbers", "single-use"],
                         default="numbers", help="which readings may vote (default: "
                         "%(default)s; see agent.grounding)")  # fmt: skip
@@ -96,6 +99,7 @@ def _factory(args: argparse.Namespace) -> Callable[[], Agent]:
         "alternatives": getattr(args, "alternatives", DEFAULT_ALTERNATIVES),
         "votes": getattr(args, "votes", 0),
         "grounding": getattr(args, "grounding", "numbers"),
+        "vote_draw": getattr(args, "vote_draw", "beams"),
         "constrain": getattr(args, "constrain", True),
     }
     if getattr(args, "engine", "auto") != "auto":

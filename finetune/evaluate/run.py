@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from agent import protocol
 from agent.backends.base import constrains
 from agent.dispatch import capabilities
-from agent.errors import MossAgentError
 from finetune.evaluate.cases import Case
 from finetune.evaluate.report import Report
 from finetune.evaluate.scoring import CaseResult, failed, score
+from moss_core import protocol
+from moss_core.errors import MossAgentError
 
 if TYPE_CHECKING:
     from agent.loop import Agent

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import MossAgentError
 from finetune.evaluate.cases import Case
+from moss_core.errors import MossAgentError
 
 if TYPE_CHECKING:
     from agent.turn import Turn
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 REL_TOL = 1e-6
 SEARCH_TOP = 3
-# Turn.problems entries that concern the Commands line (see agent.protocol.parse_phase1 and
+# Turn.problems entries that concern the Commands line (see moss_core.protocol.parse_phase1 and
 # agent.loop): "no Commands line", "could not read a command in ...", "ignored text after the
 # Commands line", "unreadable Commands line treated as None".
 _COMMAND_PROBLEM = re.compile(r"command", re.IGNORECASE)

@@ -1,7 +1,7 @@
 """Synthetic MOSS-format training data for the built-in tools, and its held-out evaluation set.
 
     from finetune.synth import generate
-    conversations = generate(2000, seed=0, split="train")   # list of agent.protocol.Conversation
+    conversations = generate(2000, seed=0, split="train")   # moss_core.protocol.Conversation list
 
     moss-agent synth --n 2000 --seed 0 --split train --out data/synth.jsonl
 

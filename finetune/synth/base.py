@@ -24,7 +24,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
-from agent.protocol import Call
+from moss_core.protocol import Call
 
 Split = Literal["train", "heldout"]
 SPLITS: tuple[Split, ...] = ("train", "heldout")

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.protocol import Conversation
+from moss_core.protocol import Conversation
 
 
 def add_synth_arguments(parser: argparse.ArgumentParser) -> None:

@@ -40,7 +40,7 @@ def _number(x: float) -> int | float:
 def to_case(case_id: str, sample: Sample) -> dict[str, Any]:
     """One evaluation case for a single-turn sample.
 
-    >>> from agent.protocol import Call
+    >>> from moss_core.protocol import Call
     >>> s = Sample("calc.mul/heldout/0", "Calculate", "6 × 7?", "", [Call("Calculate", "6*7")],
     ...            "42.", expected=[42.0], answers=["42"])
     >>> to_case("calc-000", s)["value"]

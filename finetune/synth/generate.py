@@ -4,7 +4,7 @@
 stream (seeded by ``seed``, ``split`` and its index), so the first 100 of ``generate(500, s)``
 are ``generate(100, s)``. For every turn the calls run through ``agent.dispatch.Dispatcher``
 over the real Calculate, Solve and Search plugins (Search over the split's generated corpus)
-and the Results text is ``agent.protocol.format_results`` of what they returned: training
+and the Results text is ``moss_core.protocol.format_results`` of what they returned: training
 sees exactly what inference shows. Each result is also checked against the value the template
 computed on its own; a disagreement is a template bug and raises ``SynthError``.
 
@@ -36,14 +36,6 @@ from fractions import Fraction
 from typing import Any
 
 from agent.dispatch import Dispatcher, capabilities
-from agent.protocol import (
-    NONE,
-    CommandResult,
-    Conversation,
-    Exchange,
-    Preset,
-    build_meta_instruction,
-)
 from finetune.synth import (
     schemas,
     templates_calc,
@@ -59,6 +51,14 @@ from finetune.synth.base import Family, Sample, Split, SynthError, Tool, choose_
 from finetune.synth.corpus import documents
 from finetune.synth.entities import pools
 from finetune.synth.templates_search import ASK_BY_ATTR
+from moss_core.protocol import (
+    NONE,
+    CommandResult,
+    Conversation,
+    Exchange,
+    Preset,
+    build_meta_instruction,
+)
 from plugins.registry import Registry, discover, installed
 
 TOOLS: tuple[Tool, ...] = ("Calculate", "Solve", "Search")
@@ -223,7 +223,7 @@ class Runner:
     def exchange(self, sample: Sample) -> Exchange:
         """The sample as one MOSS turn, its Results block produced by the plugins (for a
         ``failed`` sample, by the dispatcher's failure path)."""
-        from agent.protocol import format_results
+        from moss_core.protocol import format_results
 
         if sample.info.get("failed"):
             results = self.failing.run(sample.calls)
@@ -315,7 +315,7 @@ def asked_for(sample: Sample) -> str | None:
 def switched_off(sample: Sample) -> Sample:
     """The sample when its tool is disabled: no command, and a reply that says why.
 
-    >>> from agent.protocol import Call
+    >>> from moss_core.protocol import Call
     >>> s = Sample("t", "Calculate", "What is 6*7?", "x", [Call("Calculate", "6*7")], "42.")
     >>> switched_off(s).reply
     "My calculator is switched off, so I can't compute 6*7 exactly right now."
@@ -346,7 +346,7 @@ def failed(sample: Sample, rng: random.Random) -> Sample:
     """The sample when its call fails: the same thoughts and command, no answer to score, and a
     reply that says the tool gave no result and invents nothing.
 
-    >>> from agent.protocol import Call
+    >>> from moss_core.protocol import Call
     >>> s = Sample("t", "Calculate", "What is 6*7?", "x", [Call("Calculate", "6*7")], "42.")
     >>> f = failed(s, random.Random(0))
     >>> f.calls == s.calls, f.info["failed"], "42" in f.reply, "6*7" in f.reply

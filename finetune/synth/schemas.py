@@ -34,9 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.protocol import Call
 from finetune.synth.base import Draw, Family, Sample, family
 from finetune.synth.numfmt import accepted_answers, say
+from moss_core.protocol import Call
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.protocol import Call
 from finetune.synth.base import Sample, Split
 from finetune.synth.numfmt import accepted_answers, say
+from moss_core.protocol import Call
 
 HELDOUT_EVERY = 20  # 1 problem in 20 (by a hash of its id) is held out for evaluation
 DEFAULT_MAX_STEPS = 3  # calculator steps per problem; longer folds make unreadable expressions

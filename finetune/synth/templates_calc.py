@@ -14,7 +14,6 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from agent.protocol import Call
 from finetune.synth.base import Draw, Family, Sample, family
 from finetune.synth.numfmt import (
     accepted_answers,
@@ -24,6 +23,7 @@ from finetune.synth.numfmt import (
     say,
     written,
 )
+from moss_core.protocol import Call
 
 
 def calc(

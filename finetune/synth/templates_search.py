@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.protocol import Call
 from finetune.synth.base import Draw, Family, Sample, Split, family
 from finetune.synth.corpus import Entity, entities
+from moss_core.protocol import Call
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import random
 from collections.abc import Callable
 from fractions import Fraction
 
-from agent.protocol import Call
 from finetune.synth.base import Draw, Family, Sample, family
 from finetune.synth.entities import Pools
 from finetune.synth.numfmt import say
+from moss_core.protocol import Call
 
 
 def compact(equation: str) -> str:

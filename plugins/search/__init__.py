@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import PluginError
+from moss_core.errors import PluginError
 from plugins.registry import Plugin, make_plugin, plugin
 from plugins.search.base import (
     SNIPPET_CHARS,

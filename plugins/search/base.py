@@ -4,7 +4,7 @@ and the snippet the model reads.
 Scope: the data types, the ``SearchError`` raised on failure, term extraction (words, and
 overlapping character pairs for Chinese/Japanese text, which has no spaces) and snippet
 building. Non-goals: ranking (each backend ranks), network or storage access, and making
-protocol markers inert inside snippets (``agent.protocol`` does that when it formats results).
+protocol markers inert inside snippets (``moss_core.protocol`` does that when it formats results).
 
 A snippet is the hit's title, a colon, then the passage of its text that starts at the sentence
 with the most distinct query terms (ties go to the earliest), whitespace collapsed, cut at a
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from agent.errors import MossAgentError, ToolUnavailable
+from moss_core.errors import MossAgentError, ToolUnavailable
 
 SNIPPET_CHARS = 400
 TOP_K = 3

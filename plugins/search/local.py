@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent.errors import PluginError
+from moss_core.errors import PluginError
 from plugins.search.base import TOP_K, Hit, SearchError, index_text, query_terms
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")

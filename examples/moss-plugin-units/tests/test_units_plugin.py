@@ -11,7 +11,7 @@ from moss_plugin_units.units import ConversionError, to_unit
 from agent import Agent
 from agent.backends.scripted import ScriptedBackend
 from agent.dispatch import Dispatcher
-from agent.protocol import Call, format_results
+from moss_core.protocol import Call, format_results
 from plugins.registry import Registry
 
 

@@ -1,4 +1,7 @@
-"""Typed exceptions for programmers. The model never sees these: it gets ``No result.``."""
+"""Typed exceptions for programmers. The model never sees these: it gets ``No result.``.
+
+They live below every package (``plugins`` raises them, ``agent`` raises and catches them), so
+importing them loads nothing else of the project."""
 
 from __future__ import annotations
 
@@ -31,3 +34,14 @@ class ConversationError(MossAgentError, ValueError):
 
 class InputTooLongError(ConversationError):
     """The user's text alone does not fit the model's context."""
+
+
+__all__ = [
+    "BackendError",
+    "ConversationError",
+    "InputTooLongError",
+    "ModelNotAvailableError",
+    "MossAgentError",
+    "PluginError",
+    "ToolUnavailable",
+]
