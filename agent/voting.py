@@ -39,7 +39,8 @@ from moss_core import protocol
 
 # Candidates ``Agent.default()`` ranks for a turn that calls a grounded plugin. Off: with the
 # shipped adapter votes gain on stories and on the blind set but lose held-out cases, which the
-# default must not (docs/benchmarks.md has the figures). Agent(...) itself defaults to 0.
+# default must not, beams or draws alike (docs/benchmarks.md has the figures). Agent(...)
+# itself defaults to 0.
 DEFAULT_VOTES = 0
 
 Grounding = Literal["off", "numbers", "single-use"]

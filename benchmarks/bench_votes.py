@@ -1,13 +1,15 @@
 """What voting costs: a Calculate or Solve turn with ``Agent(votes=k)`` for k = 0, 4 and 8.
 
 Votes rank the model's k most likely phase-1 readings beside the greedy one (beam search on
-both local engines), run their commands and keep the result most readings reach. Only turns
+both local engines), or draw k of them (``--draw samples``), run their commands and keep the
+result most readings reach. Only turns
 whose line calls a grounded plugin (Calculate, Solve) vote; every other turn costs nothing
 extra. Each question is run with each k in turn, ``--runs`` times, on a fresh conversation;
 prints the median turn time for each k, its ratio to k = 0, and the Commands line each k kept.
 The questions are our own, not from a benchmark.
 
 Run: .venv/bin/python benchmarks/bench_votes.py [--runs 2] [--engine llama.cpp transformers]
+     [--draw beams samples]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import statistics
 import time
 
 from agent import Agent
+from agent.voting import DRAWS, Draw
 
 QUESTIONS = [
     "A baker makes 36 rolls and sells 19 of them. How many rolls are left?",
@@ -29,10 +32,12 @@ QUESTIONS = [
 KS = (0, 4, 8)
 
 
-def bench(engine: str, runs: int) -> None:
-    agent = Agent.default(engine=engine, max_thought_tokens=160, max_reply_tokens=128)
+def bench(engine: str, runs: int, draw: Draw) -> None:
+    agent = Agent.default(
+        engine=engine, max_thought_tokens=160, max_reply_tokens=128, vote_draw=draw
+    )
     agent.chat("Hello!")  # warm-up: first-call allocations are not a vote's cost
-    print(f"\nengine {engine}")
+    print(f"\nengine {engine}, candidates: {draw}")
     print(f"{'question':<44}" + "".join(f" {'k=' + str(k) + ' s':>8}" for k in KS) + "  lines")
     for question in QUESTIONS:
         times: dict[int, list[float]] = {k: [] for k in KS}
@@ -55,12 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--engine", nargs="+", default=["llama.cpp", "transformers"])
+    parser.add_argument("--draw", nargs="+", choices=DRAWS, default=["beams"])
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load}")
     logging.getLogger("agent.dispatch").setLevel(logging.ERROR)
     for engine in args.engine:
-        bench(engine, args.runs)
+        for draw in args.draw:
+            bench(engine, args.runs, draw)
 
 
 if __name__ == "__main__":
