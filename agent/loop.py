@@ -161,7 +161,8 @@ class Agent:
         if isinstance(votes, bool) or not isinstance(votes, int) or votes < 0:
             raise ValueError(f"votes must be a whole number of 0 or more, got {votes!r}.")
         if vote_draw not in voting.DRAWS:
-            raise ValueError(f"vote_draw must be one of {voting.DRAWS}, got {vote_draw!r}.")
+            draws = ", ".join(repr(d) for d in voting.DRAWS)
+            raise ValueError(f"vote_draw must be one of {draws}, got {vote_draw!r}.")
         if grounding not in voting.GROUNDING_MODES:
             modes = ", ".join(repr(m) for m in voting.GROUNDING_MODES)
             raise ValueError(f"grounding must be one of {modes}, got {grounding!r}.")
