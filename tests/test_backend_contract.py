@@ -199,6 +199,29 @@ def test_samples_repeat_for_a_seed_and_leave_greedy_decoding_as_it_was(backend: 
     assert (again.text, backend.temperature) == (greedy.text, 0.0)
 
 
+def test_llama_cpp_ranks_the_nucleus_as_a_full_sort_does(backend: Any) -> None:
+    if not backend.name.startswith("llama.cpp"):
+        pytest.skip("the sorting shortcut is llama.cpp's sampler's")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    saved = backend.top_p
+    try:
+        for scale in (0.5, 3.0, 12.0):  # flat (the nucleus is most of the vocabulary) to peaked
+            z = rng.standard_normal(backend._n_vocab) * scale
+            probs = np.exp(z - z.max())
+            probs /= probs.sum()
+            full = np.argsort(-probs, kind="stable")
+            for top_p in (0.5, 0.95, 1.0):
+                backend.top_p = top_p
+                order = backend._ranked(probs)
+                mass = np.cumsum(probs[full]) - probs[full]
+                keep = max(1, int((mass < top_p).sum()))
+                assert (order[:keep] == full[:keep]).all(), (scale, top_p)
+    finally:
+        backend.top_p = saved
+
+
 def test_samples_need_a_temperature(backend: Any) -> None:
     with pytest.raises(ValueError, match=r"temperature above 0.*alternatives\(\)"):
         backend.samples(PROMPT, stop=(), max_new_tokens=4, n=2, temperature=0.0)
