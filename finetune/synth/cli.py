@@ -49,6 +49,12 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="keep word problems of at most N calculator steps (default 3)",
     )
+    parser.add_argument(
+        "--story-single-use",
+        action="store_true",
+        help="drop word problems whose folded expression uses a number of the question more "
+        "often than the question writes it (the Agent's single-use grounding rule)",
+    )
     parser.add_argument("--out", help="JSONL file to write (the finetune.data format)")
     parser.add_argument("--corpus-out", help="also write the split's search corpus as JSONL")
     parser.add_argument("--eval-assets", metavar="DIR",
@@ -85,12 +91,17 @@ def run_synth(args: argparse.Namespace) -> int:
 
         steps = args.max_story_steps or DEFAULT_MAX_STEPS
         try:
-            loaded = load_file(args.stories, args.split, steps)
+            loaded = load_file(args.stories, args.split, steps, args.story_single_use)
         except StoryError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"word problems from {args.stories} ({args.split}): {loaded.summary()}")
         stories = loaded.samples
+        if mix and mix.get("story", 0) > 0 and not stories:
+            print(f"error: no word problem of {args.stories} qualifies for the story kind "
+                  "(counts above); loosen --max-story-steps or --story-single-use, or set "
+                  "story=0 in --mix", file=sys.stderr)  # fmt: skip
+            return 2
 
     def counted() -> Iterator[Conversation]:
         for conv in iter_conversations(args.n, args.seed, args.split, mix, stories):

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.grounding import overused
 from finetune.synth.base import Sample, Split
 from finetune.synth.numfmt import accepted_answers, say
 from moss_core.protocol import Call
@@ -254,8 +255,16 @@ def _grounded(text: str, allowed: Counter[float]) -> bool:
     return all(allowed[n] for n in numbers_in(text))
 
 
-def to_sample(record: dict[str, Any], max_steps: int = DEFAULT_MAX_STEPS) -> Sample:
+def to_sample(
+    record: dict[str, Any], max_steps: int = DEFAULT_MAX_STEPS, single_use: bool = False
+) -> Sample:
     """One problem as a checked Calculate sample; ``StoryError`` says why it cannot be one.
+
+    ``single_use`` also drops a problem whose folded expression uses a number of the question
+    more often than the question writes it (``48-48/2+5`` for "48 clips, sells half"), by the
+    rule the Agent's single-use grounding applies at inference (``agent.grounding.overused``):
+    such folds teach a model to repeat a story's numbers (``98-(8+8)`` for "98 eggs, buys 8
+    more").
 
     >>> s = to_sample({"id": "p", "query": "Ann has 48 clips. She sells half of them and "
     ...     "then buys 5. How many now?", "value": 29, "solution": "She sells 48/2 = "
@@ -291,6 +300,8 @@ def to_sample(record: dict[str, Any], max_steps: int = DEFAULT_MAX_STEPS) -> Sam
     known = given(question)
     if any(not known[n] and n not in CONSTANTS for n in numbers_in(expr)):
         raise StoryError("the folded expression uses a number the question does not give")
+    if single_use and overused(expr, question):
+        raise StoryError("the folded expression uses a number more often than the question")
 
     results = {s.result: s for s in steps}
     thoughts = []
@@ -340,9 +351,13 @@ def to_sample(record: dict[str, Any], max_steps: int = DEFAULT_MAX_STEPS) -> Sam
 
 
 def load(
-    lines: Iterable[str], split: Split = "train", max_steps: int = DEFAULT_MAX_STEPS
+    lines: Iterable[str],
+    split: Split = "train",
+    max_steps: int = DEFAULT_MAX_STEPS,
+    single_use: bool = False,
 ) -> Loaded:
-    """The problems of ``split`` in a GSM8K-style JSONL text, as samples; the rest counted."""
+    """The problems of ``split`` in a GSM8K-style JSONL text, as samples; the rest counted
+    (``single_use``: see ``to_sample``)."""
     out = Loaded()
     for line in lines:
         if not line.strip():
@@ -361,7 +376,7 @@ def load(
         if held_out(str(record["id"])) != (split == "heldout"):
             continue
         try:
-            out.samples.append(to_sample(record, max_steps))
+            out.samples.append(to_sample(record, max_steps, single_use))
         except (StoryError, ValueError, TypeError) as exc:
             reason = str(exc) if isinstance(exc, StoryError) else "a field has the wrong type"
             out.dropped[reason] += 1
@@ -369,11 +384,14 @@ def load(
 
 
 def load_file(
-    path: str | Path, split: Split = "train", max_steps: int = DEFAULT_MAX_STEPS
+    path: str | Path,
+    split: Split = "train",
+    max_steps: int = DEFAULT_MAX_STEPS,
+    single_use: bool = False,
 ) -> Loaded:
     """``load`` of a file, with a clear error when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as f:
-            return load(f, split, max_steps)
+            return load(f, split, max_steps, single_use)
     except OSError as exc:
         raise StoryError(f"cannot read word problems from {path}: {exc.strerror}") from None
