@@ -112,19 +112,16 @@ EGGS = {
 
 
 def test_single_use_drops_a_fold_that_repeats_a_number_the_question_writes_once() -> None:
-    # The question writes 8 twice, so 98+8-8 keeps; written once, the fold is dropped.
+    # Written twice in the question, 8 may appear twice in the fold.
     assert to_sample(EGGS, single_use=True).calls[0].argument == "98+8-8"
-    once = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and then gives the same "
-                "number away. How many now?")  # fmt: skip
+    once = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and gives that many away.")
     assert to_sample(once).calls[0].argument == "98+8-8"  # off by default
     with pytest.raises(StoryError, match="uses a number more often than the question"):
-        to_sample(dict(once, query=once["query"].replace("the same number", "that many")),
-                  single_use=True)  # fmt: skip
+        to_sample(once, single_use=True)
     # "the same" asks for the repeat, as the Agent's grounding reads it.
-    assert to_sample(once, single_use=True)
-    lines = [json.dumps(dict(once, id=f"t-{i}", query=once["query"].replace("the same number",
-             "that many"))) for i in range(40)]  # fmt: skip
-    loaded = load(lines, "train", single_use=True)
+    same = dict(once, query="Shirley has 98 eggs. She buys 8 more and gives the same number away.")
+    assert to_sample(same, single_use=True).calls[0].argument == "98+8-8"
+    loaded = load([json.dumps(dict(once, id=f"t-{i}")) for i in range(40)], single_use=True)
     assert not loaded.samples
     assert loaded.dropped["the folded expression uses a number more often than the question"] > 0
 
@@ -188,14 +185,14 @@ def test_synth_cli_writes_story_conversations(
     assert len(convs) == 6
     assert sum(c.exchanges[0].commands.startswith("Calculate(") for c in convs) >= 1
     repeats = tmp_path / "repeats.jsonl"
-    twice = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and then gives that many away.")
-    repeats.write_text("\n".join(json.dumps(dict(twice, id=f"t-{i}")) for i in range(40)))
+    once = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and gives that many away.")
+    repeats.write_text("\n".join(json.dumps(dict(once, id=f"t-{i}")) for i in range(40)))
     argv[argv.index(str(source))] = str(repeats)
     assert run_synth(parser.parse_args(argv)) == 0  # off by default: kept
     assert run_synth(parser.parse_args([*argv, "--story-single-use"])) == 2
-    printed = capsys.readouterr()
-    assert "uses a number more often than the question" in printed.out
-    assert "no word problem of" in printed.err and "--story-single-use" in printed.err
+    captured = capsys.readouterr()
+    assert "uses a number more often than the question" in captured.out
+    assert "no word problem of" in captured.err and "--story-single-use" in captured.err
     missing = parser.parse_args(["--n", "2", "--mix", "story=1", "--out", str(out)])
     assert run_synth(missing) == 2
     assert "--stories FILE" in capsys.readouterr().err
