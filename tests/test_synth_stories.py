@@ -111,17 +111,20 @@ EGGS = {
 }
 
 
+# The same problem with 8 written once: its fold 98+8-8 uses 8 twice.
+EGGS_ONCE = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and gives that many away.")
+
+
 def test_single_use_drops_a_fold_that_repeats_a_number_the_question_writes_once() -> None:
     # Written twice in the question, 8 may appear twice in the fold.
     assert to_sample(EGGS, single_use=True).calls[0].argument == "98+8-8"
-    once = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and gives that many away.")
-    assert to_sample(once).calls[0].argument == "98+8-8"  # off by default
+    assert to_sample(EGGS_ONCE).calls[0].argument == "98+8-8"  # off by default
     with pytest.raises(StoryError, match="uses a number more often than the question"):
-        to_sample(once, single_use=True)
+        to_sample(EGGS_ONCE, single_use=True)
     # "the same" asks for the repeat, as the Agent's grounding reads it.
-    same = dict(once, query="Shirley has 98 eggs. She buys 8 more and gives the same number away.")
+    same = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and gives the same number away.")
     assert to_sample(same, single_use=True).calls[0].argument == "98+8-8"
-    loaded = load([json.dumps(dict(once, id=f"t-{i}")) for i in range(40)], single_use=True)
+    loaded = load([json.dumps(dict(EGGS_ONCE, id=f"t-{i}")) for i in range(40)], single_use=True)
     assert not loaded.samples
     assert loaded.dropped["the folded expression uses a number more often than the question"] > 0
 
@@ -185,8 +188,7 @@ def test_synth_cli_writes_story_conversations(
     assert len(convs) == 6
     assert sum(c.exchanges[0].commands.startswith("Calculate(") for c in convs) >= 1
     repeats = tmp_path / "repeats.jsonl"
-    once = dict(EGGS, query="Shirley has 98 eggs. She buys 8 more and gives that many away.")
-    repeats.write_text("\n".join(json.dumps(dict(once, id=f"t-{i}")) for i in range(40)))
+    repeats.write_text("\n".join(json.dumps(dict(EGGS_ONCE, id=f"t-{i}")) for i in range(40)))
     argv[argv.index(str(source))] = str(repeats)
     assert run_synth(parser.parse_args(argv)) == 0  # off by default: kept
     assert run_synth(parser.parse_args([*argv, "--story-single-use"])) == 2
